@@ -1,0 +1,3 @@
+from glyph_cli.app import main
+
+main()

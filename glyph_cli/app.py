@@ -1,0 +1,94 @@
+"""The `glyph` command: a thin typer app. Each subcommand lives in glyph_cli/commands/<name>.py.
+
+Nothing heavy is imported here: `glyph --help` must not pay for torch, transformers or Pango.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+
+import click
+import typer
+
+from glyph_cli import __version__, log
+from glyph_cli.errors import GlyphError
+
+app = typer.Typer(
+    name="glyph",
+    help=(
+        "Visual-text compression: typeset long text into page images that a vision-language model "
+        "reads instead of text tokens.\n\n"
+        "Stages pass JSONL and page bundles through pipes:\n\n"
+        "  glyph render docs.jsonl | glyph pack -o docs.glyph\n\n"
+        "stdout carries data only; messages and progress go to stderr."
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"glyph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail on stderr; tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", help="Only warnings and errors on stderr."),
+    progress: bool = typer.Option(None, "--progress/--no-progress",
+                                  help="Progress bars on stderr (default: only when stderr is a terminal)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    log.settings.verbose = verbose
+    log.settings.quiet = quiet
+    log.settings.progress = progress
+
+
+def _register() -> None:
+    from glyph_cli.commands import COMMANDS
+
+    for name, module_name, func_name in COMMANDS:
+        module = __import__(f"glyph_cli.commands.{module_name}", fromlist=[func_name])
+        app.command(name=name)(getattr(module, func_name))
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Be quiet in `glyph render ... | head`: the default SIGPIPE action ends the process silently.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="glyph")
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        print("Interrupted", file=sys.stderr)
+        code = 130
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        code = 130
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        code = exc.exit_code
+    except GlyphError as exc:
+        if log.settings.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except Exception as exc:  # an unexpected failure is still one line unless -v
+        if log.settings.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc} (rerun with -v for the traceback)", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.exit(code)

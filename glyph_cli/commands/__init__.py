@@ -1,0 +1,6 @@
+"""One thin module per subcommand: parse options, call the library, print. No heavy imports at load."""
+
+# (command name, module, function): the order is the order of `glyph --help`.
+COMMANDS = [
+    ("render", "render", "render"),
+]

@@ -1,0 +1,122 @@
+"""Byte-level I/O shared by every command: inputs by name, atomic outputs, JSONL lines."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+import orjson
+
+from glyph_cli.errors import GlyphError, UsageError
+
+STDIO = "-"
+
+
+def display_name(path: str | os.PathLike) -> str:
+    return "<stdin>" if str(path) == STDIO else str(path)
+
+
+def open_binary(path: str | os.PathLike) -> IO[bytes]:
+    """Open an input for reading bytes; `-` is stdin; `.gz` and `.zst` decompress by extension."""
+    name = str(path)
+    if name == STDIO:
+        raw: IO[bytes] = sys.stdin.buffer
+        return raw
+    p = Path(name)
+    if not p.exists():
+        raise UsageError(f"{name}: no such file")
+    if p.is_dir():
+        raise UsageError(f"{name}: is a directory")
+    if name.endswith(".gz"):
+        return gzip.open(p, "rb")
+    if name.endswith(".zst") or name.endswith(".zstd"):
+        import zstandard
+
+        fh = open(p, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(fh, closefd=True, read_across_frames=True)
+    return open(p, "rb")
+
+
+def iter_lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """Yield raw lines (with their newline) from a binary stream, buffered, whatever its kind."""
+    if isinstance(fh, (io.BufferedReader, gzip.GzipFile)):
+        yield from fh
+        return
+    reader = io.BufferedReader(fh, buffer_size=1 << 20)  # zstd streams lack readline
+    yield from reader
+
+
+def dumps(record: dict) -> bytes:
+    """One JSONL line. orjson: fast, UTF-8, deterministic key order (insertion order)."""
+    return orjson.dumps(record) + b"\n"
+
+
+def loads(line: bytes) -> object:
+    return orjson.loads(line)
+
+
+class AtomicFile:
+    """A file that appears under its final name only when closed successfully.
+
+    Written to a temporary file in the same directory and renamed over the target at the end, so an
+    interrupted run (Ctrl-C, kill, crash) never leaves a file that looks whole.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "wb"):
+        self.path = Path(path)
+        self.mode = mode
+        self._tmp: Path | None = None
+        self.fh: IO | None = None
+
+    def __enter__(self) -> IO:
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        if not directory.exists():
+            raise UsageError(f"{self.path}: directory {directory} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=directory)
+        self._tmp = Path(tmp)
+        self.fh = os.fdopen(fd, self.mode)
+        return self.fh
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.fh is not None and self._tmp is not None
+        try:
+            if exc_type is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+        finally:
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    self._tmp.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    with AtomicFile(path) as fh:
+        fh.write(data)
+
+
+def stdout_binary() -> IO[bytes]:
+    return sys.stdout.buffer
+
+
+def refuse_terminal_stdout(what: str) -> None:
+    """Binary data is never sprayed onto a terminal (as zstd and tar refuse to)."""
+    if sys.stdout.isatty():
+        raise UsageError(f"refusing to write {what} to a terminal", "redirect stdout or pass -o FILE")
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GlyphError(f"{p}: cannot create directory: {exc.strerror}") from exc
+    return p

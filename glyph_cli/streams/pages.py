@@ -1,0 +1,93 @@
+"""The page stream: the JSONL that `glyph render` and `glyph unpack` write (docs/FORMATS.md).
+
+A stream is, per document, one `doc` record followed by exactly `pages` `page` records in index
+order. Readers check that shape, so a truncated or interleaved stream is an error naming the line,
+never a silently short document.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Iterable, Iterator
+
+import orjson
+
+from glyph_cli.errors import InputError
+from glyph_cli.streams.io import STDIO, display_name, iter_lines, open_binary
+
+STREAM_VERSION = 1
+PNG_DATA_URL = "data:image/png;base64,"
+
+
+def page_png(page: dict) -> bytes:
+    """The PNG bytes of a page record."""
+    url = page.get("image", "")
+    if not url.startswith(PNG_DATA_URL):
+        raise ValueError("page image is not a PNG data URL")
+    return base64.b64decode(url[len(PNG_DATA_URL):], validate=True)
+
+
+def png_data_url(png: bytes) -> str:
+    return PNG_DATA_URL + base64.b64encode(png).decode("ascii")
+
+
+def _check_version(rec: dict, source: str, line: int) -> None:
+    v = rec.get("v")
+    if v != STREAM_VERSION:
+        raise InputError(source, line, f"page stream version {v!r} is not supported (this glyph reads {STREAM_VERSION})",
+                         "upgrade glyph or re-render")
+
+
+def iter_records(paths: Iterable[str]) -> Iterator[tuple[dict, str, int]]:
+    """Every record of every stream, checked for shape, with where it came from."""
+    for path in list(paths) or [STDIO]:
+        source = display_name(path)
+        expect_pages = 0
+        doc_id = None
+        next_index = 0
+        line = 0
+        with open_binary(path) as fh:
+            for line, raw in enumerate(iter_lines(fh), start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    rec = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(source, line, f"malformed JSON in page stream: {exc}") from None
+                kind = rec.get("type") if isinstance(rec, dict) else None
+                if kind == "doc":
+                    _check_version(rec, source, line)
+                    if next_index < expect_pages:
+                        raise InputError(source, line, f"document {doc_id!r} ended after {next_index} of "
+                                         f"{expect_pages} pages", "the stream was truncated or interleaved")
+                    doc_id, expect_pages, next_index = rec.get("id"), int(rec.get("pages", 0)), 0
+                elif kind == "page":
+                    if doc_id is None or rec.get("doc") != doc_id:
+                        raise InputError(source, line, f"page of document {rec.get('doc')!r} outside its document",
+                                         "a page stream holds a doc record and then its pages")
+                    if rec.get("index") != next_index or next_index >= expect_pages:
+                        raise InputError(source, line, f"page index {rec.get('index')!r} of {doc_id!r} out of order "
+                                         f"(expected {next_index} of {expect_pages})")
+                    next_index += 1
+                else:
+                    raise InputError(source, line, "not a page-stream record (no type doc/page)",
+                                     "feed the output of glyph render or glyph unpack")
+                yield rec, source, line
+        if next_index < expect_pages:
+            raise InputError(source, line, f"document {doc_id!r} ended after {next_index} of {expect_pages} pages",
+                             "the stream was truncated")
+
+
+def iter_documents(paths: Iterable[str]) -> Iterator[tuple[dict, list[dict]]]:
+    """(doc record, its page records) per document. Holds one document's pages at a time."""
+    doc: dict | None = None
+    pages: list[dict] = []
+    for rec, _source, _line in iter_records(paths):
+        if rec["type"] == "doc":
+            if doc is not None:
+                yield doc, pages
+            doc, pages = rec, []
+        else:
+            pages.append(rec)
+    if doc is not None:
+        yield doc, pages

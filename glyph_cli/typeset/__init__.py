@@ -1,0 +1,1 @@
+"""Typesetting: text cleanup, Pango line breaking and pagination, rasterising, PNG encoding."""
