@@ -1,0 +1,36 @@
+"""Shared fixtures. CLI tests run the real entry point in a subprocess (`python -m glyph_cli`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def glyph_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["GLYPH_HOME"] = env.get("GLYPH_TEST_HOME", str(REPO / ".pytest_cache" / "glyph-home"))
+    env.pop("CI", None)
+    env.update(extra)
+    return env
+
+
+def run_glyph(*args: str, input: bytes | None = None, check: bool = False, timeout: float = 300,
+              cwd: str | Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `glyph ARGS` as a user would; returns the CompletedProcess with bytes stdout/stderr."""
+    proc = subprocess.run([sys.executable, "-m", "glyph_cli", *args], input=input, capture_output=True,
+                          timeout=timeout, cwd=cwd, env=env or glyph_env())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"glyph {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()}")
+    return proc
+
+
+@pytest.fixture
+def glyph():
+    return run_glyph
