@@ -1,0 +1,234 @@
+"""`glyph pack`: page streams and bundles in, one bundle out.
+
+Inputs are read in order; a page stream's pages are stored in worker threads and written in
+order, so memory holds a few pages whatever the input size. Bundles are merged by copying their
+stored pages (no re-encoding). Document ids must be unique in the output: a duplicate is an error,
+or the first (`skip`) or last (`replace`) copy is kept. `replace` needs to know the last copy before
+writing the first, so it reads the inputs' document ids first (stdin is spooled to a temporary
+file for that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator
+
+from glyph_cli import log
+from glyph_cli.bundle import tarball
+from glyph_cli.bundle.format import DEFAULT_LIMITS, HEADER_NAME, Limits
+from glyph_cli.bundle.frames import ZSTD_MAGIC, FrameError, FrameReader
+from glyph_cli.bundle.pagecodec import PageEncoder
+from glyph_cli.bundle.pool import ordered_map
+from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry, read_index
+from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_doc, store_page
+from glyph_cli.bundle.writer import BundleWriter, PackOptions
+from glyph_cli.errors import BundleError, InputError, UsageError
+from glyph_cli.streams.io import STDIO, display_name, open_binary
+from glyph_cli.streams.pages import iter_records
+
+DUPLICATE_POLICIES = ("error", "skip", "replace")
+
+
+@dataclass
+class PackResult:
+    docs: int = 0
+    pages: int = 0
+    bytes: int = 0
+    skipped: int = 0  # duplicate documents left out
+    stores: dict = field(default_factory=dict)  # pages per stored form
+
+
+def _is_bundle_bytes(head: bytes) -> bool:
+    return head.startswith(ZSTD_MAGIC)
+
+
+def input_is_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> bool:
+    """A bundle starts with a zstd frame whose first tar member is the bundle header; a `.zst`
+    page stream starts with a zstd frame too, so the member is what decides."""
+    if path == STDIO:
+        stdin = sys.stdin.buffer
+        head = stdin.peek(4)[:4] if hasattr(stdin, "peek") else b""
+        return _is_bundle_bytes(head)  # stdin page streams are never compressed
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with open(p, "rb") as fh:
+        if not _is_bundle_bytes(fh.read(4)):
+            return False
+        fh.seek(0)
+        try:
+            frames = FrameReader(fh, limits).frames()
+            _, blocks = next(frames)
+            data = b""
+            for block in blocks:
+                data += block
+                if len(data) >= tarball.BLOCK:
+                    break
+            member = tarball.parse_header(data[:tarball.BLOCK])
+        except (FrameError, tarball.TarError, StopIteration, BundleError):
+            return False
+        return member is not None and member.name == HEADER_NAME
+
+
+@contextlib.contextmanager
+def _open_input(path: str) -> Iterator[IO[bytes]]:
+    if path == STDIO:
+        yield sys.stdin.buffer
+    else:
+        with open(path, "rb") as fh:
+            yield fh
+
+
+def _doc_ids_in_stream(path: str) -> Iterator[str]:
+    for rec, _source, _line in iter_records([path]):
+        if rec["type"] == "doc":
+            yield rec.get("id")
+
+
+def _doc_ids_in_bundle(path: str, limits: Limits) -> Iterator[str]:
+    with open(path, "rb") as fh:
+        lines = read_index(fh, display_name(path), limits)
+        if lines is not None:
+            for line in lines:
+                if line.get("type") == "doc":
+                    yield line.get("id")
+            return
+        fh.seek(0)
+        for event in BundleReader(fh, source=display_name(path), limits=limits, pixels=False).events():
+            if isinstance(event, DocEntry):
+                yield event.record.get("id")
+
+
+class Packer:
+    """One pack run: inputs (page streams or bundles) -> one BundleWriter."""
+
+    def __init__(self, writer: BundleWriter, on_duplicate: str = "error", limits: Limits = DEFAULT_LIMITS):
+        if on_duplicate not in DUPLICATE_POLICIES:
+            raise UsageError(f"--on-duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}")
+        self.writer = writer
+        self.on_duplicate = on_duplicate
+        self.limits = limits
+        self.encoder = PageEncoder(limits) if writer.options.pages == "bands" else None
+        self.result = PackResult()
+        self._seen: dict[object, str] = {}
+        self._keep: dict[object, tuple[int, int]] | None = None  # replace: id -> (input, doc) kept
+        self._bar = None
+
+    def run(self, inputs: list[str]) -> PackResult:
+        inputs = list(inputs) or [STDIO]
+        if inputs.count(STDIO) > 1:
+            raise UsageError("stdin ('-') can be named only once")
+        with contextlib.ExitStack() as stack:
+            kinds = [input_is_bundle(path, self.limits) for path in inputs]
+            if self.on_duplicate == "replace":
+                inputs = [self._spool_stdin(stack) if path == STDIO else path for path in inputs]
+                self._plan_replace(inputs, kinds)
+            self._bar = stack.enter_context(log.progress(desc="pack", unit="page"))
+            for number, (path, is_bundle) in enumerate(zip(inputs, kinds)):
+                if is_bundle:
+                    self._merge(number, path)
+                else:
+                    self._pack_stream(number, path)
+        self.result.bytes = self.writer.finish()
+        self.result.docs, self.result.pages = self.writer.docs, self.writer.pages
+        return self.result
+
+    @staticmethod
+    def _spool_stdin(stack: contextlib.ExitStack) -> str:
+        spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="glyph-pack-", suffix=".stdin"))
+        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+        spool.flush()
+        return spool.name
+
+    def _plan_replace(self, inputs: list[str], kinds: list[bool]) -> None:
+        self._keep = {}
+        for number, (path, is_bundle) in enumerate(zip(inputs, kinds)):
+            ids = _doc_ids_in_bundle(path, self.limits) if is_bundle else _doc_ids_in_stream(path)
+            for k, doc_id in enumerate(ids):
+                self._keep[doc_id] = (number, k)
+
+    def _admit(self, doc_id: object, where: str, number: int, k: int) -> bool:
+        """Whether this copy of a document goes into the output, per the duplicate policy."""
+        if self._keep is not None:
+            keep = self._keep.get(doc_id) == (number, k)
+            if not keep:
+                self.result.skipped += 1
+            return keep
+        first = self._seen.get(doc_id)
+        if first is None:
+            self._seen[doc_id] = where
+            return True
+        if self.on_duplicate == "skip":
+            self.result.skipped += 1
+            return False
+        raise BundleError(f"{where}: duplicate document id {doc_id!r} (first at {first})",
+                          "pass --on-duplicate skip (keep the first) or replace (keep the last)")
+
+    def _count_page(self, store: str) -> None:
+        self.result.stores[store] = self.result.stores.get(store, 0) + 1
+        self._bar.update(1)
+
+    # -- page streams ---------------------------------------------------------------------------
+
+    def _pack_stream(self, number: int, path: str) -> None:
+        def items() -> Iterator[tuple]:
+            keep = False
+            pitch = None
+            k = -1
+            for rec, source, line in iter_records([path]):
+                if rec["type"] == "doc":
+                    k += 1
+                    keep = self._admit(rec.get("id"), f"{source}:{line}", number, k)
+                    pitch = line_pitch(rec)
+                if keep:
+                    yield rec, pitch, source, line
+
+        def store(item: tuple):
+            rec, pitch, source, line = item
+            try:
+                if rec["type"] == "doc":
+                    return "doc", store_doc(rec)
+                return "page", store_page(rec, self.encoder, pitch)
+            except RecordError as exc:
+                raise InputError(source, line, str(exc)) from None
+
+        for kind, value in ordered_map(store, items(), self.writer.options.workers):
+            if kind == "doc":
+                self.writer.begin_document(*value)
+            else:
+                record, stored = value
+                self.writer.add_page(record, stored.store, stored.data)
+                self._count_page(stored.store)
+
+    # -- bundles --------------------------------------------------------------------------------
+
+    def _merge(self, number: int, path: str) -> None:
+        source = display_name(path)
+        to_png = self.writer.options.pages == "png"
+        with _open_input(path) as fh:
+            reader = BundleReader(fh, source=source, limits=self.limits)
+            keep = False
+            k = -1
+            for event in reader.events():
+                if isinstance(event, DocEntry):
+                    k += 1
+                    keep = self._admit(event.record.get("id"), f"{source}: document {event.n}", number, k)
+                    if keep:
+                        self.writer.begin_document(*store_doc(event.record))
+                elif isinstance(event, PageEntry) and keep:
+                    record, data, store = event.record, event.data, event.record["image"]["store"]
+                    if to_png and store == "bands":
+                        try:
+                            data = restore_png(record, data, self.limits)
+                        except RecordError as exc:
+                            raise BundleError(f"{source}: document {event.n} page {event.index}: {exc}") from None
+                        image = record["image"]
+                        record["image"] = {key: image[key] for key in ("store", "sha256", "bytes", "meta")}
+                        record["image"]["store"] = store = "png"
+                    self.writer.add_page(record, store, data)
+                    self._count_page(store)

@@ -1,0 +1,491 @@
+"""Reads a bundle as a stream of documents and pages, checking everything it can on the way.
+
+Every member's size is checked against the limits before a byte of it is read. Strict mode stops
+at the first damage with a BundleError that names it; salvage mode reports the damage, finds the
+next intact member (the next 512-byte tar header in the same frame, or the next zstd frame) and goes
+on. Checking a page's pixels (rebuilding its PNG) is left to the caller so it can run in threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import IO, Iterator
+
+import orjson
+
+from glyph_cli.bundle import tarball
+from glyph_cli.bundle.format import DEFAULT_LIMITS, FORMAT, INDEX_NAME, VERSION, Limits, MemberName, parse_member_name
+from glyph_cli.bundle.frames import FOOTER_SIZE, Footer, FrameError, FrameReader, read_footer
+from glyph_cli.bundle.pagecodec import PageCodecError, read_ihdr
+from glyph_cli.bundle.records import RecordError, check_meta, descriptor, restore_text
+from glyph_cli.errors import BundleError
+
+SALVAGE_HINT = "`glyph unpack --salvage` recovers every intact document"
+
+
+@dataclass
+class DocEntry:
+    n: int
+    record: dict  # the stream's doc record, text restored and checked
+
+
+@dataclass
+class PageEntry:
+    n: int
+    index: int
+    record: dict  # the stored page record: `image` is its descriptor
+    data: bytes | None  # the stored bytes (None when reading without pixels)
+    stored_bytes: int
+
+
+@dataclass
+class DocEnd:
+    n: int
+
+
+@dataclass
+class Damage:
+    message: str
+    n: int | None = None
+    doc_id: object = None
+
+
+class _EndOfData(Exception):
+    pass
+
+
+class _Decompressed:
+    """The tar stream: decompressed bytes across frames, read exactly."""
+
+    def __init__(self, frames: FrameReader):
+        self.frames = frames
+        self._frame_iter = frames.frames()
+        self._blocks: Iterator[bytes] = iter(())
+        self.frame_offset = -1
+        self._buf = bytearray()
+        self._at = 0
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) - self._at < n:
+            block = next(self._blocks, None)
+            if block is None:
+                nxt = next(self._frame_iter, None)
+                if nxt is None:
+                    if len(self._buf) == self._at:
+                        raise _EndOfData
+                    raise FrameError(self.frames.pos, "data ends inside a tar member (truncated)")
+                self.frame_offset, self._blocks = nxt
+                continue
+            if self._at:
+                del self._buf[:self._at]
+                self._at = 0
+            self._buf += block
+        out = bytes(self._buf[self._at:self._at + n])
+        self._at += n
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            step = min(n, 1 << 20)
+            self.read(step)
+            n -= step
+
+    def restart(self) -> None:
+        """After a resync: forget buffered data and continue from the reader's new position."""
+        self._frame_iter = self.frames.frames()
+        self._blocks = iter(())
+        self._buf = bytearray()
+        self._at = 0
+
+
+@dataclass
+class _Doc:
+    n: int
+    record: dict | None = None  # the stored doc record until its text arrives
+    doc_id: object = None
+    pages: int = 0
+    next_page: int = 0
+    page: dict | None = None  # the page record whose pixels come next
+    hasher: object = field(default_factory=hashlib.sha256)
+    damaged: bool = False
+
+
+def _doc_digest_start(doc_id: object, pages: object, text_sha: object):
+    h = hashlib.sha256()
+    h.update(orjson.dumps([doc_id, pages, text_sha]))
+    return h
+
+
+class BundleReader:
+    """Documents and pages of one bundle. Iterate `events()` once."""
+
+    def __init__(self, fh: IO[bytes], *, source: str = "bundle", limits: Limits = DEFAULT_LIMITS,
+                 salvage: bool = False, pixels: bool = True):
+        self.fh = fh
+        self.source = source
+        self.limits = limits
+        self.salvage = salvage
+        self.pixels = pixels
+        self.header: dict | None = None
+        self.index_seen = False
+        self.damages: list[Damage] = []
+        self.docs_read = 0
+        self.index_frame = -1
+        self.index_size = -1
+        self._intact: dict[int, bytes] = {}  # doc number -> digest, to check the index against
+        self._damaged_docs: set[int] = set()
+
+    # -- damage ---------------------------------------------------------------------------------
+
+    def _fail(self, message: str, doc: _Doc | None = None) -> Damage:
+        where = ""
+        if doc is not None:
+            where = f"document {doc.n}" + (f" ({doc.doc_id!r})" if doc.doc_id is not None else "") + ": "
+        if not self.salvage:
+            raise BundleError(f"{self.source}: {where}{message}", SALVAGE_HINT)
+        damage = Damage(where + message, doc.n if doc else None, doc.doc_id if doc else None)
+        self.damages.append(damage)
+        if doc is not None:
+            doc.damaged = True
+            self._damaged_docs.add(doc.n)
+        return damage
+
+    def mark_damaged(self, n: int, doc_id: object, message: str) -> Damage:
+        """The caller found a page of document `n` damaged (its rebuilt PNG failed its checksum)."""
+        doc = _Doc(n, doc_id=doc_id)
+        self._intact.pop(n, None)
+        return self._fail(message, doc)
+
+    # -- members --------------------------------------------------------------------------------
+
+    def _data(self, src: _Decompressed, member: tarball.Member, limit: int, what: str) -> bytes:
+        if member.size > limit:
+            raise BundleError(f"{self.source}: member {member.name} declares {member.size} bytes, over the "
+                              f"{limit}-byte limit for {what}; refusing the bundle")
+        data = src.read(member.size)
+        src.read(member.padded - member.size)
+        return data
+
+    def _json(self, src: _Decompressed, member: tarball.Member) -> dict:
+        data = self._data(src, member, self.limits.max_json_bytes, "a record")
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError(f"{member.name} is not valid JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise RecordError(f"{member.name} is not a JSON object")
+        return value
+
+    def _pixel_size_limit(self, desc: dict) -> int:
+        if desc.get("store") == "png":
+            return self.limits.max_png_bytes
+        import base64
+
+        try:
+            head = base64.b64decode(desc.get("head", ""), validate=True)
+            width, height, depth, colour, _ = read_ihdr(head, self.limits)
+        except (ValueError, PageCodecError) as exc:
+            raise RecordError(f"stored page header is damaged or refused: {exc}") from None
+        channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+        return height * ((width * channels * depth + 7) // 8 + 1)
+
+    # -- the stream -----------------------------------------------------------------------------
+
+    def events(self) -> Iterator[DocEntry | PageEntry | DocEnd | Damage]:
+        frames = FrameReader(self.fh, self.limits)
+        src = _Decompressed(frames)
+        doc: _Doc | None = None
+        last_n = -1
+        first = True
+        resync_tar = False
+        while True:
+            try:
+                if resync_tar:
+                    member = self._scan_for_doc(src)
+                    resync_tar = False
+                else:
+                    member = tarball.parse_header(src.read(tarball.BLOCK))
+                if member is None:
+                    yield from self._end_of_archive(src, doc)
+                    return
+                name = parse_member_name(member.name)
+                if name is None:
+                    raise BundleError(f"{self.source}: unexpected member {member.name!r}; not a glyph bundle, or a "
+                                      "hostile one")
+                if first:
+                    first = False
+                    if name.kind != "header":
+                        if not self.salvage:
+                            raise BundleError(f"{self.source}: first member is {member.name}, not the bundle header",
+                                              "is this a glyph bundle?")
+                        yield self._fail("the bundle header is missing or damaged")
+                if name.kind == "header":
+                    self._read_header(src, member)
+                    continue
+                if name.kind == "index":
+                    if doc is not None and not doc.damaged:
+                        yield self._fail(f"ends after {doc.next_page} of {doc.pages} pages", doc)
+                    doc = None
+                    yield from self._read_index(src, member)
+                    continue
+                if name.kind == "doc":
+                    if doc is not None and not doc.damaged:
+                        yield self._fail(f"ends after {doc.next_page} of {doc.pages} pages", doc)
+                    if name.doc <= last_n or (not self.salvage and name.doc != last_n + 1):
+                        raise RecordError(f"document number {name.doc} out of order after {last_n}")
+                    last_n = name.doc
+                    doc = _Doc(name.doc)
+                    self._read_doc(src, member, doc)
+                    continue
+                if doc is None or name.doc != doc.n:
+                    raise RecordError(f"member {member.name} outside its document")
+                if doc.damaged:
+                    src.skip(member.padded)
+                    continue
+                if name.kind == "text":
+                    yield from self._read_text(src, member, doc)
+                elif name.kind == "page":
+                    self._read_page(src, member, name, doc)
+                else:
+                    yield from self._read_pixels(src, member, name, doc)
+                if doc.record is None and doc.next_page == doc.pages and doc.page is None and not doc.damaged:
+                    self._intact[doc.n] = doc.hasher.digest()
+                    self.docs_read += 1
+                    yield DocEnd(doc.n)
+                    doc = None
+            except RecordError as exc:
+                if doc is None:
+                    if not self.salvage:
+                        raise BundleError(f"{self.source}: {exc}", SALVAGE_HINT) from None
+                    yield self._fail(str(exc))
+                    resync_tar = True
+                else:
+                    yield self._fail(str(exc), doc)
+            except tarball.TarError as exc:
+                if doc is not None and not doc.damaged:
+                    yield self._fail(f"tar header damaged ({exc})", doc)
+                elif doc is None:
+                    yield self._fail(f"tar header damaged ({exc})")
+                doc = None
+                resync_tar = True
+            except FrameError as exc:
+                if doc is not None and not doc.damaged:
+                    yield self._fail(f"compressed data damaged at {exc}", doc)
+                else:
+                    yield self._fail(f"compressed data damaged at {exc}")
+                doc = None
+                if not self._resync(frames, src):
+                    yield from self._incomplete(None)
+                    return
+            except _EndOfData:
+                yield from self._incomplete(doc)
+                return
+
+    def _incomplete(self, doc: _Doc | None) -> Iterator[Damage]:
+        if doc is not None and not doc.damaged:
+            yield self._fail(f"ends after {doc.next_page} of {doc.pages} pages", doc)
+        if not self.index_seen:
+            yield self._fail(f"bundle is incomplete: it ends after {self.docs_read} intact document(s) with no "
+                             "index (truncated, or its writer was stopped)")
+
+    def _resync(self, frames: FrameReader, src: _Decompressed) -> bool:
+        """Salvage only (strict mode raised already): continue at the next zstd frame."""
+        start = max(src.frame_offset, 0)
+        if not frames.resync(start):
+            return False
+        src.restart()
+        return True
+
+    def _scan_for_doc(self, src: _Decompressed) -> tarball.Member | None:
+        """Salvage: the next 512-byte block that is a valid header of a document or the index."""
+        while True:
+            block = src.read(tarball.BLOCK)
+            try:
+                member = tarball.parse_header(block)
+            except tarball.TarError:
+                continue
+            if member is None:
+                continue
+            name = parse_member_name(member.name)
+            if name is not None and name.kind in ("doc", "index"):
+                return member
+
+    def _read_header(self, src: _Decompressed, member: tarball.Member) -> None:
+        data = self._data(src, member, self.limits.max_json_bytes, "the header")
+        try:
+            header = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise RecordError("bundle header is not valid JSON") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise BundleError(f"{self.source}: not a glyph bundle (header format {header!r:.80})")
+        if header.get("version") != VERSION:
+            raise BundleError(f"{self.source}: bundle format version {header.get('version')!r} is not supported "
+                              f"(this glyph reads {VERSION})", "upgrade glyph")
+        self.header = header
+
+    def _read_doc(self, src: _Decompressed, member: tarball.Member, doc: _Doc) -> None:
+        record = self._json(src, member)
+        doc.doc_id = record.get("id")
+        desc = check_meta(record, "text")
+        pages = record.get("pages")
+        if not isinstance(pages, int) or pages < 0:
+            raise RecordError("doc record has no valid page count")
+        doc.record, doc.pages = record, pages
+        doc.hasher = _doc_digest_start(doc.doc_id, pages, desc["sha256"])
+
+    def _read_text(self, src: _Decompressed, member: tarball.Member, doc: _Doc) -> Iterator[DocEntry | DocEnd]:
+        if doc.record is None:
+            raise RecordError("text member without its doc record")
+        desc = descriptor(doc.record, "text")
+        if member.size != desc.get("bytes"):
+            raise RecordError(f"text member is {member.size} bytes, the record says {desc.get('bytes')}")
+        data = self._data(src, member, self.limits.max_text_bytes, "a document's text")
+        record = restore_text(doc.record, data)
+        doc.record = None
+        yield DocEntry(doc.n, record)
+
+    def _read_page(self, src: _Decompressed, member: tarball.Member, name: MemberName, doc: _Doc) -> None:
+        if doc.record is not None or doc.page is not None:
+            raise RecordError(f"member {member.name} out of order")
+        if name.page != doc.next_page or doc.next_page >= doc.pages:
+            raise RecordError(f"page {name.page} out of order (expected {doc.next_page} of {doc.pages})")
+        record = self._json(src, member)
+        check_meta(record, "image")
+        doc.page = record
+
+    def _read_pixels(self, src: _Decompressed, member: tarball.Member, name: MemberName,
+                     doc: _Doc) -> Iterator[PageEntry]:
+        record = doc.page
+        if record is None or name.page != doc.next_page:
+            raise RecordError(f"member {member.name} without its page record")
+        desc = descriptor(record, "image")
+        if desc.get("store") != name.ext:
+            raise RecordError(f"page is stored as {desc.get('store')!r} but its member is .{name.ext}")
+        limit = self._pixel_size_limit(desc)
+        if desc.get("store") == "bands" and member.size != limit:
+            raise RecordError(f"stored page is {member.size} bytes, its header says {limit}")
+        if self.pixels:
+            data = self._data(src, member, limit, "a page")
+        else:
+            if member.size > limit:
+                self._data(src, member, limit, "a page")  # raises: refused before reading
+            src.skip(member.padded)
+            data = None
+        doc.hasher.update(desc["sha256"].encode("ascii"))
+        doc.page = None
+        doc.next_page += 1
+        yield PageEntry(doc.n, name.page, record, data, member.size)
+
+    def _read_index(self, src: _Decompressed, member: tarball.Member) -> Iterator[Damage]:
+        if member.size > self.limits.max_index_bytes:
+            raise BundleError(f"{self.source}: index declares {member.size} bytes, over the "
+                              f"{self.limits.max_index_bytes}-byte limit; refusing the bundle")
+        self.index_frame = src.frame_offset
+        self.index_size = member.size
+        listed = 0
+        expect: tuple[int, object, object] | None = None
+        for line in iter_index_lines(src, member.size, self.limits, self.source):
+            kind = line.get("type")
+            if kind == "doc" or kind == "end":
+                if expect is not None:
+                    yield from self._check_listed(*expect)
+                expect = None
+            if kind == "doc":
+                listed += 1
+                expect = (line.get("n"), line.get("id"),
+                          _doc_digest_start(line.get("id"), line.get("pages"), line.get("text_sha256")))
+            elif kind == "page" and expect is not None:
+                expect[2].update(str(line.get("sha256")).encode("ascii"))
+            elif kind == "end":
+                if line.get("docs") != listed:
+                    yield self._fail(f"index is damaged: it lists {listed} documents, its total says "
+                                     f"{line.get('docs')}")
+        src.read(member.padded - member.size)
+        self.index_seen = True
+
+    def _check_listed(self, n: object, doc_id: object, hasher) -> Iterator[Damage]:
+        if not isinstance(n, int):
+            yield self._fail("index is damaged (a document line has no number)")
+            return
+        got = self._intact.get(n)
+        if got is None:
+            if n not in self._damaged_docs:
+                yield self._fail("lost (its data is missing or damaged)", _Doc(n, doc_id=doc_id))
+        elif got != hasher.digest():
+            yield self._fail("does not match the index", _Doc(n, doc_id=doc_id))
+
+    def _end_of_archive(self, src: _Decompressed, doc: _Doc | None) -> Iterator[Damage]:
+        """After the first zero block: only zeros may follow, then the footer."""
+        try:
+            while True:
+                block = src.read(tarball.BLOCK)
+                if any(block):
+                    raise RecordError("data after the end of the archive")
+        except _EndOfData:
+            pass
+        except (FrameError, RecordError) as exc:
+            yield self._fail(f"damaged after the index ({exc})")
+            return
+        if not self.index_seen:
+            yield from self._incomplete(doc)
+            return
+        frames = src.frames
+        footer = Footer.decode(frames.footer_seen or b"", frames.pos)
+        if footer is None or footer.index_offset != self.index_frame or footer.index_size != self.index_size:
+            yield self._fail("footer is missing or does not point at the index (`glyph ls` will scan the "
+                             "whole bundle)")
+
+
+def iter_index_lines(src: _Decompressed, size: int, limits: Limits, source: str) -> Iterator[dict]:
+    """The index's JSON lines, read in bounded pieces."""
+    pending = b""
+    left = size
+    while left > 0 or pending:
+        if left > 0:
+            chunk = src.read(min(left, 1 << 20))
+            left -= len(chunk)
+            pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop() if left > 0 else b""
+        if len(pending) > limits.max_json_bytes:
+            raise BundleError(f"{source}: an index line is over {limits.max_json_bytes} bytes; refusing the bundle")
+        for raw in lines:
+            if not raw:
+                continue
+            try:
+                line = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise RecordError("index has a line that is not JSON") from None
+            if not isinstance(line, dict):
+                raise RecordError("index has a line that is not an object")
+            yield line
+
+
+def read_index(fh: IO[bytes], source: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict] | None:
+    """The index lines of a bundle file, read from its last frame via the footer; None without one."""
+    try:
+        footer = read_footer(fh)
+    except OSError:
+        return None
+    if footer is None:
+        return None
+    if footer.index_size > limits.max_index_bytes:
+        raise BundleError(f"{source}: index declares {footer.index_size} bytes, over the "
+                          f"{limits.max_index_bytes}-byte limit; refusing the bundle")
+    fh.seek(footer.index_offset)
+    src = _Decompressed(FrameReader(fh, limits, start=footer.index_offset))
+
+    def lines() -> Iterator[dict]:
+        try:
+            member = tarball.parse_header(src.read(tarball.BLOCK))
+            if member is None or member.name != INDEX_NAME or member.size != footer.index_size:
+                raise BundleError(f"{source}: the footer does not point at the index", "run `glyph verify`")
+            yield from iter_index_lines(src, member.size, limits, source)
+        except (FrameError, tarball.TarError, RecordError, _EndOfData) as exc:
+            raise BundleError(f"{source}: the index is damaged ({exc or 'truncated'})", "run `glyph verify`") from None
+
+    return lines()
+
+
+__all__ = ["BundleReader", "DocEntry", "PageEntry", "DocEnd", "Damage", "read_index", "FOOTER_SIZE"]

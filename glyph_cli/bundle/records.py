@@ -1,0 +1,122 @@
+"""Page-stream records <-> their stored form in a bundle.
+
+A stored doc record is the stream's doc record with `text` replaced by a descriptor (checksum and
+size of the text member, checksum of the rest of the record); a stored page record has `image`
+replaced by one (how the page is stored, the PNG's checksum and size, what rebuilding needs). Every
+other field, and the field order, is kept, so `unpack` writes back the very line `render` wrote.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from glyph_cli.bundle.format import Limits, record_digest, sha256_hex
+from glyph_cli.bundle.pagecodec import PageCodecError, PageEncoder, StoredPage, read_ihdr, rebuild_png
+from glyph_cli.streams.pages import page_png, png_data_url
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored or restored; the message says what is wrong with it."""
+
+
+def store_doc(record: dict) -> tuple[dict, bytes]:
+    """(stored doc record, text bytes). The record is changed in place."""
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise RecordError("doc record has no `text`: a bundle keeps the source text so it is lossless "
+                          "(glyph render always writes it)")
+    data = text.encode("utf-8")
+    record["text"] = {"sha256": sha256_hex(data), "bytes": len(data), "meta": record_digest(record, "text")}
+    return record, data
+
+
+def store_page(record: dict, encoder: PageEncoder | None, pitch: float | None) -> tuple[dict, StoredPage]:
+    """(stored page record, stored page). `encoder` None stores the PNG bytes as they are."""
+    try:
+        png = page_png(record)
+    except ValueError as exc:
+        raise RecordError(f"page {record.get('index')!r}: {exc}") from None
+    digest = sha256_hex(png)
+    claimed = record.get("sha256")
+    if claimed is not None and claimed != digest:
+        raise RecordError(f"page {record.get('index')!r}: its PNG does not match the record's sha256 "
+                          "(the page stream is damaged)")
+    try:
+        stored = encoder.encode(png, pitch) if encoder is not None else None
+    except PageCodecError as exc:
+        raise RecordError(f"page {record.get('index')!r}: {exc}") from None
+    if stored is None:
+        stored = StoredPage("png", png, {})
+    record["image"] = {"store": stored.store, "sha256": digest, "bytes": len(png),
+                       "meta": record_digest(record, "image"), **stored.params}
+    return record, stored
+
+
+def line_pitch(doc_record: dict) -> float | None:
+    """Text line spacing in pixels from a doc record's render config, if it has one."""
+    config = doc_record.get("config")
+    if not isinstance(config, dict):
+        return None
+    try:
+        return float(config["line_height"]) * float(config["dpi"]) / 72.0
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def descriptor(record: dict, field: str) -> dict:
+    value = record.get(field)
+    if not isinstance(value, dict) or not isinstance(value.get("sha256"), str) or not isinstance(value.get("meta"), str):
+        raise RecordError(f"record's `{field}` descriptor is missing or damaged")
+    return value
+
+
+def check_meta(record: dict, field: str) -> dict:
+    """The descriptor, after checking the record's other fields against its checksum."""
+    desc = descriptor(record, field)
+    record[field] = None
+    try:
+        if record_digest(record, field) != desc["meta"]:
+            raise RecordError("record fields do not match their checksum")
+    finally:
+        record[field] = desc
+    return desc
+
+
+def restore_text(record: dict, data: bytes) -> dict:
+    """The stream's doc record from a stored one and its text member (checked)."""
+    desc = descriptor(record, "text")
+    if len(data) != desc.get("bytes") or sha256_hex(data) != desc["sha256"]:
+        raise RecordError("text does not match its checksum")
+    try:
+        record["text"] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordError("text is not UTF-8") from None
+    return record
+
+
+def restore_png(record: dict, data: bytes, limits: Limits) -> bytes:
+    """The page's PNG, exactly as rendered (checked against its sha256)."""
+    desc = descriptor(record, "image")
+    store = desc.get("store")
+    try:
+        if store == "bands":
+            png = rebuild_png(data, desc, limits)
+        elif store == "png":
+            read_ihdr(data, limits)
+            png = data
+        else:
+            raise RecordError(f"unknown page store {store!r}")
+    except PageCodecError as exc:
+        raise RecordError(str(exc)) from None
+    if len(png) != desc.get("bytes") or sha256_hex(png) != desc["sha256"]:
+        if store == "bands":
+            raise RecordError("page image does not match its checksum: damaged, or this zlib "
+                              f"({zlib.ZLIB_RUNTIME_VERSION}) deflates differently from the packer's (see the "
+                              "bundle header's tool versions)")
+        raise RecordError("page image does not match its checksum")
+    return png
+
+
+def restore_page(record: dict, png: bytes) -> dict:
+    record["image"] = png_data_url(png)
+    return record

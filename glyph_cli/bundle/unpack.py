@@ -1,0 +1,309 @@
+"""`glyph unpack` and `glyph verify`: a bundle back to the page stream, documents, PNG files, or a
+damage report.
+
+Pages are rebuilt and checked against their sha256 in worker threads, in order. In strict mode
+the first damage stops the run (exit 1, naming it); with `salvage` a document is written only once
+all of it has been read and checked, so every intact document comes out and no damaged one does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+from glyph_cli import log
+from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits
+from glyph_cli.bundle.pool import ordered_map
+from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, PageEntry
+from glyph_cli.bundle.records import RecordError, restore_page, restore_png
+from glyph_cli.errors import BundleError, UsageError
+from glyph_cli.streams.io import STDIO, AtomicFile, display_name, dumps, ensure_dir, write_bytes_atomic
+
+
+@dataclass
+class UnpackResult:
+    docs: int = 0
+    pages: int = 0
+    damages: list[Damage] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # --doc ids not found
+
+
+@contextlib.contextmanager
+def open_bundle(path: str, seekable: bool = False) -> Iterator[IO[bytes]]:
+    if path == STDIO:
+        if seekable:
+            raise UsageError("this needs a bundle file to seek in, not stdin", "save the bundle to a file first")
+        yield sys.stdin.buffer
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: no such file")
+    with open(p, "rb") as fh:
+        yield fh
+
+
+# -- where documents go ---------------------------------------------------------------------------
+
+
+class _Sink:
+    """Receives checked documents. `commit` ends an intact one, `discard` drops a damaged one."""
+
+    def begin(self, record: dict) -> None: ...
+
+    def page(self, record: dict, png: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+    def close(self, ok: bool) -> None: ...
+
+
+class _StreamSink(_Sink):
+    """The page stream on stdout, byte for byte what `glyph render` wrote."""
+
+    def __init__(self, out: IO[bytes], hold: bool):
+        self.out = out
+        self.hold = hold  # salvage: a document goes out only whole
+        self._held: tempfile.SpooledTemporaryFile | None = None
+
+    def _write(self, line: bytes) -> None:
+        (self._held if self._held is not None else self.out).write(line)
+
+    def begin(self, record: dict) -> None:
+        if self.hold:
+            self._held = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        self._write(dumps(record))
+
+    def page(self, record: dict, png: bytes) -> None:
+        self._write(dumps(restore_page(record, png)))
+
+    def commit(self) -> None:
+        if self._held is not None:
+            self._held.seek(0)
+            while chunk := self._held.read(1 << 20):
+                self.out.write(chunk)
+            self._held.close()
+            self._held = None
+
+    def discard(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def close(self, ok: bool) -> None:
+        self.out.flush()
+
+
+class _DocumentsSink(_Sink):
+    """`--text`: the input documents again, as JSONL `{"id", "text", ...meta}`."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out = out
+
+    def begin(self, record: dict) -> None:
+        doc = {"id": record.get("id"), "text": record["text"]}
+        meta = record.get("meta") or {}
+        clash = [key for key in meta if key in doc]
+        if clash:
+            raise BundleError(f"document {record.get('id')!r}: its metadata has its own {clash[0]!r} field, "
+                              "which a JSONL document cannot hold twice", "use --text --out DIR for the text files")
+        doc.update(meta)
+        self.out.write(dumps(doc))
+
+    def close(self, ok: bool) -> None:
+        self.out.flush()
+
+
+class _TextFilesSink(_Sink):
+    """`--text --out DIR`: each document's text in DIR/<id>.txt, byte for byte."""
+
+    def __init__(self, directory: Path):
+        self.directory = ensure_dir(directory)
+
+    def begin(self, record: dict) -> None:
+        from glyph_cli.typeset.job import doc_dirname
+
+        write_bytes_atomic(self.directory / f"{doc_dirname(str(record.get('id')))}.txt", record["text"].encode())
+
+
+class _PngFilesSink(_Sink):
+    """`--out DIR`: what `glyph render --out DIR` writes: PNG files and DIR/index.jsonl."""
+
+    def __init__(self, directory: Path):
+        self.directory = ensure_dir(directory)
+        self._index_file = AtomicFile(self.directory / "index.jsonl")
+        self._index = self._index_file.__enter__()
+        self._lines: list[bytes] = []
+        self._files: list[Path] = []
+
+    def begin(self, record: dict) -> None:
+        self._lines = [dumps(record)]
+        self._files = []
+
+    def page(self, record: dict, png: bytes) -> None:
+        from glyph_cli.typeset.job import doc_dirname
+
+        name = f"{doc_dirname(str(record['doc']))}/page-{record['index']:05d}.png"
+        path = self.directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, png)
+        self._files.append(path)
+        saved = {key: value for key, value in record.items() if key != "image"}
+        saved["file"] = name
+        self._lines.append(dumps(saved))
+
+    def commit(self) -> None:
+        for line in self._lines:
+            self._index.write(line)
+        self._lines = []
+
+    def discard(self) -> None:
+        for path in self._files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._lines, self._files = [], []
+
+    def close(self, ok: bool) -> None:
+        if ok:
+            self._index_file.__exit__(None, None, None)
+        else:
+            self._index_file.__exit__(BundleError, None, None)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _checked_pages(reader: BundleReader, workers: int,
+                   select: Callable[[dict], bool] | None = None) -> Iterator[tuple[object, bool, object]]:
+    """(event, wanted, PNG or RecordError or None) in bundle order. Pages of the documents `select`
+    wants are rebuilt and checked in threads; the choice is made here, in order, ahead of them."""
+    limits = reader.limits
+
+    def annotated():
+        wanted = False
+        for event in reader.events():
+            if isinstance(event, DocEntry):
+                wanted = select is None or select(event.record)
+            yield event, wanted
+
+    def check(item):
+        event, wanted = item
+        if wanted and isinstance(event, PageEntry) and event.data is not None:
+            try:
+                return event, wanted, restore_png(event.record, event.data, limits)
+            except RecordError as exc:
+                return event, wanted, exc
+        return event, wanted, None
+
+    return ordered_map(check, annotated(), workers)
+
+
+class Unpacker:
+    def __init__(self, path: str, *, text: bool = False, doc_ids: list[str] | None = None, out_dir: str | None = None,
+                 salvage: bool = False, threads: int = 0, limits: Limits = DEFAULT_LIMITS):
+        from glyph_cli.bundle.writer import default_threads
+
+        self.path = path
+        self.source = display_name(path)
+        self.text = text
+        self.selected = set(doc_ids) if doc_ids else None
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.salvage = salvage
+        self.workers = threads or default_threads()
+        self.limits = limits
+
+    def _sink(self, out: IO[bytes]) -> _Sink:
+        if self.text:
+            return _TextFilesSink(self.out_dir) if self.out_dir else _DocumentsSink(out)
+        if self.out_dir:
+            return _PngFilesSink(self.out_dir)
+        return _StreamSink(out, hold=self.salvage)
+
+    def run(self, out: IO[bytes]) -> UnpackResult:
+        result = UnpackResult()
+        found: set[str] = set()
+        with open_bundle(self.path, seekable=self.salvage) as fh:
+            reader = BundleReader(fh, source=self.source, limits=self.limits, salvage=self.salvage,
+                                  pixels=not self.text)
+            sink = self._sink(out)
+            ok = False
+            try:
+                self._copy(reader, sink, result, found)
+                ok = True
+            finally:
+                sink.close(ok)
+        result.damages = reader.damages
+        if self.selected is not None:
+            result.missing = sorted(self.selected - found)
+        return result
+
+    def _copy(self, reader: BundleReader, sink: _Sink, result: UnpackResult, found: set[str]) -> None:
+        current: DocEntry | None = None
+        select = None if self.selected is None else (lambda record: record.get("id") in self.selected)
+        with log.progress(desc="unpack", unit="page") as bar:
+            for event, wanted, png in _checked_pages(reader, self.workers, select):
+                if isinstance(event, DocEntry):
+                    current = None
+                    if wanted:
+                        found.add(event.record.get("id"))
+                        current = event
+                        sink.begin(event.record)
+                elif isinstance(event, PageEntry):
+                    if current is None or event.n != current.n:
+                        continue
+                    if isinstance(png, RecordError):
+                        reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
+                        sink.discard()
+                        current = None
+                        continue
+                    if png is not None:
+                        sink.page(event.record, png)
+                        result.pages += 1
+                        bar.update(1)
+                elif isinstance(event, DocEnd):
+                    if current is not None and event.n == current.n:
+                        sink.commit()
+                        result.docs += 1
+                    current = None
+                elif isinstance(event, Damage):
+                    log.warn(f"{self.source}: damaged: {event.message}")
+                    if current is not None and event.n == current.n:
+                        sink.discard()
+                        current = None
+
+
+def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> UnpackResult:
+    """Read everything, rebuild every page, check every checksum and the index. Writes nothing."""
+    from glyph_cli.bundle.writer import default_threads
+
+    result = UnpackResult()
+    source = display_name(path)
+    with open_bundle(path, seekable=True) as fh:
+        reader = BundleReader(fh, source=source, limits=limits, salvage=True)
+        damaged: set[int] = set()
+        with log.progress(desc="verify", unit="page") as bar:
+            for event, _wanted, png in _checked_pages(reader, threads or default_threads()):
+                if isinstance(event, PageEntry):
+                    result.pages += 1
+                    bar.update(1)
+                    if isinstance(png, RecordError):
+                        reader.mark_damaged(event.n, event.record.get("doc"), f"page {event.index}: {png}")
+                        damaged.add(event.n)
+                elif isinstance(event, DocEnd) and event.n not in damaged:
+                    result.docs += 1
+        result.damages = reader.damages
+    return result
+
+
+def damage_report(source: str, damages: list[Damage], limit: int = 20) -> str:
+    lines = [f"  {d.message}" for d in damages[:limit]]
+    if len(damages) > limit:
+        lines.append(f"  ... and {len(damages) - limit} more")
+    return f"{source}: {len(damages)} problem(s):\n" + "\n".join(lines)
+
+
