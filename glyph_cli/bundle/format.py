@@ -99,13 +99,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def record_digest(record: dict, field: str) -> str:
-    """sha256 of a record's JSONL line with `field` (its text or image) set to null.
+def record_digest(record: dict, field: str, value: object) -> str:
+    """sha256 of a record's JSON with `field` set to `value` (its descriptor without the digest).
 
-    Together with the checksum of the text or PNG itself, it covers every byte `unpack` emits.
+    Stored records carry it as the descriptor's last key, `meta`: with the checksum of the text or
+    the PNG it covers every byte `unpack` emits and everything a page is rebuilt from.
     """
     saved = record[field]
-    record[field] = None
+    record[field] = value
     try:
         return sha256_hex(orjson.dumps(record))
     finally:

@@ -24,10 +24,10 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
     totals = {"docs": 0, "pages": 0, "chars": 0, "text_tokens": 0, "visual_tokens": {}, "text_bytes": 0,
               "png_bytes": 0, "stored_bytes": 0}
     line = None
-    first = True
+    announced = False
     for event in events:
-        if first and reader.header is not None:
-            first = False
+        if not announced and reader.header is not None:
+            announced = True
             yield {"type": "bundle", **reader.header}
         if isinstance(event, DocEntry):
             if line is not None:
@@ -44,6 +44,8 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
             line["stored_bytes"] += event.stored_bytes
             totals["png_bytes"] += event.record["image"]["bytes"]
             totals["stored_bytes"] += event.stored_bytes
+    if not announced and reader.header is not None:
+        yield {"type": "bundle", **reader.header}
     if line is not None:
         yield line
     yield {"type": "end", **totals}
@@ -66,8 +68,8 @@ def list_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict]:
     """
     source = display_name(path)
     with open_bundle(path) as fh:
-        lines = read_index(fh, source, limits) if path != STDIO else None
         size = fh.seek(0, 2) if path != STDIO else None
+        lines = read_index(fh, source, limits) if path != STDIO else None
         if lines is None:
             if path != STDIO:
                 log.warn(f"{source}: no index footer (an incomplete bundle?); scanning the whole bundle")
@@ -115,7 +117,7 @@ def format_table(lines: Iterator[dict], family: str) -> Iterator[str]:
             yield row(f"TOTAL ({line.get('docs', 0)} documents)", line)
             size, pages, png = line.get("bundle_bytes"), line.get("pages", 0), line.get("png_bytes", 0)
             if size is not None:
-                per_page = f"{(size - line.get('text_bytes', 0)) / pages / 1000:.1f} KB/page (text aside), " if pages else ""
+                per_page = f"{size / pages / 1000:.1f} KB/page, " if pages else ""
                 of_png = f"{size / png:.2f}x the PNGs; " if png else ""
                 yield (f"bundle: {size} bytes; {per_page}{of_png}visual tokens: {family}; zstd level "
                        f"{options.get('level')}, long {options.get('long')}, pages stored as {options.get('pages')}")

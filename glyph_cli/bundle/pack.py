@@ -25,10 +25,10 @@ from glyph_cli.bundle.frames import ZSTD_MAGIC, FrameError, FrameReader
 from glyph_cli.bundle.pagecodec import PageEncoder
 from glyph_cli.bundle.pool import ordered_map
 from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry, read_index
-from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_doc, store_page
-from glyph_cli.bundle.writer import BundleWriter, PackOptions
+from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_as_png, store_doc, store_page
+from glyph_cli.bundle.writer import BundleWriter
 from glyph_cli.errors import BundleError, InputError, UsageError
-from glyph_cli.streams.io import STDIO, display_name, open_binary
+from glyph_cli.streams.io import STDIO, display_name
 from glyph_cli.streams.pages import iter_records
 
 DUPLICATE_POLICIES = ("error", "skip", "replace")
@@ -227,8 +227,6 @@ class Packer:
                             data = restore_png(record, data, self.limits)
                         except RecordError as exc:
                             raise BundleError(f"{source}: document {event.n} page {event.index}: {exc}") from None
-                        image = record["image"]
-                        record["image"] = {key: image[key] for key in ("store", "sha256", "bytes", "meta")}
-                        record["image"]["store"] = store = "png"
+                        record, store = store_as_png(record, data), "png"
                     self.writer.add_page(record, store, data)
                     self._count_page(store)

@@ -9,7 +9,8 @@ the whole window. On real 72-dpi prose this stores a page in under a fifth of a 
 (benchmarks/bench_bundle.py).
 
 The PNG is only stored this way after deflating the scanlines again here gave back exactly its
-bytes; anything else (another encoder, interlacing, an unknown zlib) is stored as the PNG bytes.
+bytes (glyph's encoder uses ISA-L; zlib's levels are tried too); anything else (another encoder,
+interlacing) is stored as the PNG bytes.
 """
 
 from __future__ import annotations
@@ -19,16 +20,39 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from glyph_cli.bundle.format import Limits
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
-# zlib's FLEVEL header bits -> the compression levels that write them
-_LEVELS_BY_FLEVEL = {0: (1, 0), 1: (2, 3, 4, 5), 2: (6,), 3: (7, 8, 9)}
+# The deflate encoders a page may have been made with, by the FLEVEL bits of its zlib header:
+# glyph's own encoder uses ISA-L (levels 0-3); zlib covers PNGs from most other tools.
+_CANDIDATES_BY_FLEVEL = {
+    0: (("isal", 0), ("zlib", 1), ("zlib", 0)),
+    1: (("isal", 1), ("isal", 2), ("isal", 3), ("zlib", 2), ("zlib", 3), ("zlib", 4), ("zlib", 5)),
+    2: (("zlib", 6),),
+    3: (("zlib", 7), ("zlib", 8), ("zlib", 9)),
+}
+DEFLATE_LEVELS = {"zlib": range(10), "isal": range(4)}
+
+
+def deflate(data: bytes, encoder: str, level: int) -> bytes:
+    if encoder == "isal":
+        from isal import isal_zlib
+
+        return isal_zlib.compress(data, level)
+    return zlib.compress(data, level)
+
+
+def deflate_versions() -> dict:
+    import isal
+
+    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "isal": isal.__version__}
 
 
 class PageCodecError(ValueError):
@@ -120,10 +144,12 @@ def parse_png(png: bytes, limits: Limits) -> PngLayout:
 
 def _inflate(idat: bytes, expected: int) -> bytes | None:
     """The scanlines, or None when the stream is not exactly `expected` bytes (never inflates more)."""
-    d = zlib.decompressobj()
+    from isal import isal_zlib  # a standard zlib stream; ISA-L inflates it ~3x faster than zlib
+
+    d = isal_zlib.decompressobj()
     try:
         out = d.decompress(idat, expected + 1)
-    except zlib.error:
+    except isal_zlib.error:
         return None
     if len(out) != expected or not d.eof or d.unused_data or d.unconsumed_tail:
         return None
@@ -164,8 +190,10 @@ def band_bounds(height: int, pitch: float, phase: float) -> list[int]:
 
 def choose_phase(rows: np.ndarray, pitch: float) -> float:
     """The band offset whose cuts cross the least ink (text lines are `pitch` rows apart)."""
+    import numpy as np
+
     height = rows.shape[0]
-    ink = np.count_nonzero(rows != rows[0, 0], axis=1)
+    ink = np.count_nonzero(rows[:, ::3] != rows[0, 0], axis=1)  # every third column tells lines apart
     steps = max(1, math.ceil(pitch * 4))
     phases = np.arange(steps) / 4.0
     k = np.arange(int(height / pitch) + 2)
@@ -176,17 +204,33 @@ def choose_phase(rows: np.ndarray, pitch: float) -> float:
     return float(phases[int(np.argmin(cost))])
 
 
+def _runs(bounds: list[int]) -> list[tuple[int, int, int]]:
+    """Consecutive bands of equal height as (first row, height, count): one numpy copy each."""
+    runs: list[tuple[int, int, int]] = []
+    for a, b in zip(bounds, bounds[1:]):
+        if runs and runs[-1][1] == b - a:
+            start, height, count = runs[-1]
+            runs[-1] = (start, height, count + 1)
+        else:
+            runs.append((a, b - a, 1))
+    return runs
+
+
 def _to_bands(rows: np.ndarray, bounds: list[int]) -> bytes:
-    return b"".join(np.ascontiguousarray(rows[a:b].T).tobytes() for a, b in zip(bounds, bounds[1:]))
+    stride = rows.shape[1]
+    return b"".join(rows[y:y + h * m].reshape(m, h, stride).transpose(0, 2, 1).tobytes()
+                    for y, h, m in _runs(bounds))
 
 
 def _from_bands(data: memoryview, height: int, stride: int, bounds: list[int]) -> np.ndarray:
+    import numpy as np
+
     rows = np.empty((height, stride), dtype=np.uint8)
-    pos = 0
     flat = np.frombuffer(data, dtype=np.uint8)
-    for a, b in zip(bounds, bounds[1:]):
-        n = (b - a) * stride
-        rows[a:b] = flat[pos:pos + n].reshape(stride, b - a).T
+    pos = 0
+    for y, h, m in _runs(bounds):
+        n = h * m * stride
+        rows[y:y + h * m].reshape(m, h, stride)[:] = flat[pos:pos + n].reshape(m, stride, h).transpose(0, 2, 1)
         pos += n
     return rows
 
@@ -199,12 +243,16 @@ class StoredPage:
 
 
 class PageEncoder:
-    """PNG bytes -> StoredPage. Remembers which zlib level matched last, so a stream of pages
-    from one renderer costs one trial deflate per page."""
+    """PNG bytes -> StoredPage.
+
+    Which deflate encoder and level made a PNG is found by trial, and remembered per kind of zlib
+    stream (its header and IDAT split): a stream of pages from one renderer costs one trial deflate
+    a page, and pages from an encoder that cannot be matched cost none after the first.
+    """
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self._last_level: int | None = None
+        self._known: dict[tuple, tuple[str, int] | None] = {}
 
     def encode(self, png: bytes, pitch: float | None) -> StoredPage:
         """Store `png`. `pitch`: text line spacing in pixels when known (None: rows kept in order)."""
@@ -215,9 +263,12 @@ class PageEncoder:
         raw = _inflate(layout.idat, layout.raw_size)
         if raw is None:
             return StoredPage("png", png, {})
-        level = self._find_level(raw, layout.idat)
-        if level is None:
+        found = self._find_deflate(raw, layout.idat, chunk)
+        if found is None:
             return StoredPage("png", png, {})
+        encoder, level = found
+        import numpy as np
+
         h, stride = layout.height, layout.stride
         scan = np.frombuffer(raw, dtype=np.uint8).reshape(h, stride + 1)
         rows = scan[:, 1:]
@@ -226,19 +277,24 @@ class PageEncoder:
         data = scan[:, 0].tobytes() + _to_bands(rows, band_bounds(h, use_pitch, phase))
         params = {"head": base64.b64encode(layout.head).decode("ascii"),
                   "tail": base64.b64encode(layout.tail).decode("ascii"),
-                  "level": level, "chunk": chunk, "pitch": use_pitch, "phase": phase}
+                  "deflate": encoder, "level": level, "chunk": chunk, "pitch": use_pitch, "phase": phase,
+                  "adler32": int.from_bytes(layout.idat[-4:], "big")}
         return StoredPage("bands", data, params)
 
-    def _find_level(self, raw: bytes, idat: bytes) -> int | None:
-        flevel = idat[1] >> 6
-        candidates = list(_LEVELS_BY_FLEVEL[flevel])
-        if self._last_level in candidates:
-            candidates.remove(self._last_level)
-            candidates.insert(0, self._last_level)
-        for level in candidates:
-            if zlib.compress(raw, level) == idat:
-                self._last_level = level
-                return level
+    def _find_deflate(self, raw: bytes, idat: bytes, chunk: int) -> tuple[str, int] | None:
+        kind = (idat[:2], chunk)
+        candidates = list(_CANDIDATES_BY_FLEVEL[idat[1] >> 6])
+        if kind in self._known:
+            last = self._known[kind]
+            if last is None:
+                return None
+            candidates.remove(last)
+            candidates.insert(0, last)
+        for encoder, level in candidates:
+            if deflate(raw, encoder, level) == idat:
+                self._known[kind] = (encoder, level)
+                return encoder, level
+        self._known.setdefault(kind, None)
         return None
 
 
@@ -246,25 +302,47 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
-def rebuild_png(data: bytes, params: dict, limits: Limits) -> bytes:
-    """The exact PNG a "bands" member was made from (the caller checks its sha256)."""
+def rebuild_scanlines(data: bytes, params: dict, limits: Limits) -> tuple[bytes, bytes, bytes]:
+    """(head, scanlines, tail) of a "bands" member, the scanlines checked against their adler32.
+
+    A mismatch here means the stored pixels are damaged; a later sha256 mismatch of the rebuilt
+    PNG with intact pixels means only that deflate gave other bytes this time.
+    """
     try:
         head = base64.b64decode(params["head"], validate=True)
         tail = base64.b64decode(params["tail"], validate=True)
-        level, chunk = int(params["level"]), int(params["chunk"])
-        pitch, phase = float(params["pitch"]), float(params["phase"])
+        encoder, level, chunk = params["deflate"], int(params["level"]), int(params["chunk"])
+        pitch, phase, adler = float(params["pitch"]), float(params["phase"]), int(params["adler32"])
     except (KeyError, TypeError, ValueError) as exc:
         raise PageCodecError(f"stored page parameters are damaged ({exc})") from None
     width, height, depth, colour, _interlace = read_ihdr(head, limits)
-    if not (0 <= level <= 9 and 0 <= chunk <= 0x7FFFFFFF and (pitch == 0 or 1 <= pitch <= height)
-            and 0 <= phase <= max(pitch, 0)):
+    if not (encoder in DEFLATE_LEVELS and level in DEFLATE_LEVELS[encoder] and 0 <= chunk <= 0x7FFFFFFF
+            and (pitch == 0 or 1 <= pitch <= height) and 0 <= phase <= max(pitch, 0)):
         raise PageCodecError("stored page parameters are out of range")
     stride = (width * _CHANNELS[colour] * depth + 7) // 8
     if len(data) != height * (stride + 1):
         raise PageCodecError(f"stored page is {len(data)} bytes, expected {height * (stride + 1)}")
+    import numpy as np
+
     view = memoryview(data)
     scan = np.empty((height, stride + 1), dtype=np.uint8)
     scan[:, 0] = np.frombuffer(view[:height], dtype=np.uint8)
     scan[:, 1:] = _from_bands(view[height:], height, stride, band_bounds(height, pitch, phase))
-    idat = zlib.compress(scan.tobytes(), level)
-    return head + b"".join(_chunk(b"IDAT", part) for part in _split(idat, chunk)) + tail
+    raw = scan.tobytes()
+    if zlib.adler32(raw) != adler:
+        raise PageCodecError("stored pixels are damaged (adler32 mismatch)")
+    return head, raw, tail
+
+
+def rebuild_png(data: bytes, params: dict, limits: Limits) -> bytes:
+    """The PNG a "bands" member was made from (the caller checks its sha256)."""
+    head, raw, tail = rebuild_scanlines(data, params, limits)
+    idat = deflate(raw, params["deflate"], int(params["level"]))
+    return head + b"".join(_chunk(b"IDAT", part) for part in _split(idat, int(params["chunk"]))) + tail
+
+
+def reencode_png(data: bytes, params: dict, limits: Limits) -> bytes:
+    """A PNG with the same pixels, deflated by zlib (deterministic): for when the exact bytes cannot
+    be made again."""
+    head, raw, tail = rebuild_scanlines(data, params, limits)
+    return head + _chunk(b"IDAT", zlib.compress(raw, 6)) + tail

@@ -16,7 +16,7 @@ import orjson
 
 from glyph_cli.bundle import tarball
 from glyph_cli.bundle.format import DEFAULT_LIMITS, FORMAT, INDEX_NAME, VERSION, Limits, MemberName, parse_member_name
-from glyph_cli.bundle.frames import FOOTER_SIZE, Footer, FrameError, FrameReader, read_footer
+from glyph_cli.bundle.frames import Footer, FrameError, FrameReader, read_footer
 from glyph_cli.bundle.pagecodec import PageCodecError, read_ihdr
 from glyph_cli.bundle.records import RecordError, check_meta, descriptor, restore_text
 from glyph_cli.errors import BundleError
@@ -486,6 +486,3 @@ def read_index(fh: IO[bytes], source: str, limits: Limits = DEFAULT_LIMITS) -> I
             raise BundleError(f"{source}: the index is damaged ({exc or 'truncated'})", "run `glyph verify`") from None
 
     return lines()
-
-
-__all__ = ["BundleReader", "DocEntry", "PageEntry", "DocEnd", "Damage", "read_index", "FOOTER_SIZE"]

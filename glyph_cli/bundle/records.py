@@ -8,15 +8,23 @@ other field, and the field order, is kept, so `unpack` writes back the very line
 
 from __future__ import annotations
 
-import zlib
-
 from glyph_cli.bundle.format import Limits, record_digest, sha256_hex
-from glyph_cli.bundle.pagecodec import PageCodecError, PageEncoder, StoredPage, read_ihdr, rebuild_png
+from glyph_cli.bundle.pagecodec import (PageCodecError, PageEncoder, StoredPage, deflate_versions, read_ihdr,
+                                        rebuild_png, reencode_png)
 from glyph_cli.streams.pages import page_png, png_data_url
 
 
 class RecordError(ValueError):
     """A record that cannot be stored or restored; the message says what is wrong with it."""
+
+
+class NotReproducible(RecordError):
+    """A page whose pixels are intact but whose PNG bytes could not be made again exactly:
+    the deflate encoder gave other bytes. `png` holds the same pixels in a fresh PNG."""
+
+    def __init__(self, message: str, png: bytes):
+        super().__init__(message)
+        self.png = png
 
 
 def store_doc(record: dict) -> tuple[dict, bytes]:
@@ -26,7 +34,9 @@ def store_doc(record: dict) -> tuple[dict, bytes]:
         raise RecordError("doc record has no `text`: a bundle keeps the source text so it is lossless "
                           "(glyph render always writes it)")
     data = text.encode("utf-8")
-    record["text"] = {"sha256": sha256_hex(data), "bytes": len(data), "meta": record_digest(record, "text")}
+    desc = {"sha256": sha256_hex(data), "bytes": len(data)}
+    desc["meta"] = record_digest(record, "text", desc)
+    record["text"] = desc
     return record, data
 
 
@@ -47,9 +57,19 @@ def store_page(record: dict, encoder: PageEncoder | None, pitch: float | None) -
         raise RecordError(f"page {record.get('index')!r}: {exc}") from None
     if stored is None:
         stored = StoredPage("png", png, {})
-    record["image"] = {"store": stored.store, "sha256": digest, "bytes": len(png),
-                       "meta": record_digest(record, "image"), **stored.params}
+    desc = {"store": stored.store, "sha256": digest, "bytes": len(png), **stored.params}
+    desc["meta"] = record_digest(record, "image", desc)
+    record["image"] = desc
     return record, stored
+
+
+def store_as_png(record: dict, png: bytes) -> dict:
+    """A stored page record re-described as holding its PNG bytes (for `pack --pages png`)."""
+    image = record["image"]
+    desc = {"store": "png", "sha256": image["sha256"], "bytes": image["bytes"]}
+    desc["meta"] = record_digest(record, "image", desc)
+    record["image"] = desc
+    return record
 
 
 def line_pitch(doc_record: dict) -> float | None:
@@ -71,14 +91,11 @@ def descriptor(record: dict, field: str) -> dict:
 
 
 def check_meta(record: dict, field: str) -> dict:
-    """The descriptor, after checking the record's other fields against its checksum."""
+    """The descriptor, after checking the record and the descriptor against its `meta` digest."""
     desc = descriptor(record, field)
-    record[field] = None
-    try:
-        if record_digest(record, field) != desc["meta"]:
-            raise RecordError("record fields do not match their checksum")
-    finally:
-        record[field] = desc
+    bare = {key: value for key, value in desc.items() if key != "meta"}
+    if record_digest(record, field, bare) != desc["meta"]:
+        raise RecordError("record fields do not match their checksum")
     return desc
 
 
@@ -98,23 +115,26 @@ def restore_png(record: dict, data: bytes, limits: Limits) -> bytes:
     """The page's PNG, exactly as rendered (checked against its sha256)."""
     desc = descriptor(record, "image")
     store = desc.get("store")
+
+    def matches(png: bytes) -> bool:
+        return len(png) == desc.get("bytes") and sha256_hex(png) == desc["sha256"]
+
     try:
-        if store == "bands":
-            png = rebuild_png(data, desc, limits)
-        elif store == "png":
+        if store == "png":
             read_ihdr(data, limits)
-            png = data
-        else:
+            if not matches(data):
+                raise RecordError("page image does not match its checksum")
+            return data
+        if store != "bands":
             raise RecordError(f"unknown page store {store!r}")
+        png = rebuild_png(data, desc, limits)  # raises when the stored pixels are damaged
+        if matches(png) or matches(png := rebuild_png(data, desc, limits)):
+            return png
+        raise NotReproducible(
+            f"pixels intact, but {desc.get('deflate')} ({deflate_versions()}) did not give back the exact PNG bytes "
+            "(the bundle header records the packer's versions)", reencode_png(data, desc, limits))
     except PageCodecError as exc:
         raise RecordError(str(exc)) from None
-    if len(png) != desc.get("bytes") or sha256_hex(png) != desc["sha256"]:
-        if store == "bands":
-            raise RecordError("page image does not match its checksum: damaged, or this zlib "
-                              f"({zlib.ZLIB_RUNTIME_VERSION}) deflates differently from the packer's (see the "
-                              "bundle header's tool versions)")
-        raise RecordError("page image does not match its checksum")
-    return png
 
 
 def restore_page(record: dict, png: bytes) -> dict:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from glyph_cli import log
-from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits
+from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits, sha256_hex
 from glyph_cli.bundle.pool import ordered_map
 from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, PageEntry
-from glyph_cli.bundle.records import RecordError, restore_page, restore_png
+from glyph_cli.bundle.records import NotReproducible, RecordError, restore_page, restore_png
 from glyph_cli.errors import BundleError, UsageError
 from glyph_cli.streams.io import STDIO, AtomicFile, display_name, dumps, ensure_dir, write_bytes_atomic
 
@@ -30,6 +30,7 @@ class UnpackResult:
     pages: int = 0
     damages: list[Damage] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # --doc ids not found
+    reencoded: int = 0  # salvage: pages written as a pixel-identical PNG, not the exact bytes
 
 
 @contextlib.contextmanager
@@ -256,7 +257,14 @@ class Unpacker:
                 elif isinstance(event, PageEntry):
                     if current is None or event.n != current.n:
                         continue
-                    if isinstance(png, RecordError):
+                    if isinstance(png, NotReproducible) and self.salvage:
+                        log.warn(f"{self.source}: document {event.n} ({current.record.get('id')!r}): page "
+                                 f"{event.index}: {png}; wrote a PNG with the same pixels and its own sha256")
+                        result.reencoded += 1
+                        if "sha256" in event.record:
+                            event.record["sha256"] = sha256_hex(png.png)
+                        png = png.png
+                    elif isinstance(png, RecordError):
                         reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
                         sink.discard()
                         current = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import zlib
 from dataclasses import dataclass
 from typing import IO
 
@@ -68,8 +67,10 @@ def tool_versions() -> dict:
     import numpy
     import zstandard
 
+    from glyph_cli.bundle.pagecodec import deflate_versions
+
     return {"glyph": __version__, "python": sys.version.split()[0], "zstd": zstandard.ZSTD_VERSION,
-            "zstandard": zstandard.__version__, "zlib": zlib.ZLIB_RUNTIME_VERSION, "numpy": numpy.__version__}
+            "zstandard": zstandard.__version__, **deflate_versions(), "numpy": numpy.__version__}
 
 
 def _page_index_line(n: int, record: dict) -> dict:

@@ -3,4 +3,8 @@
 # (command name, module, function): the order is the order of `glyph --help`.
 COMMANDS = [
     ("render", "render", "render"),
+    ("pack", "pack", "pack"),
+    ("unpack", "unpack", "unpack"),
+    ("ls", "ls", "ls"),
+    ("verify", "verify", "verify"),
 ]

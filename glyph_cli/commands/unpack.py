@@ -1,0 +1,58 @@
+"""glyph unpack: a page bundle -> the page stream, the documents, or PNG files."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+from glyph_cli.errors import BundleError, UsageError
+
+
+def unpack(
+    bundle: str = typer.Argument(..., help="Bundle file; '-' reads stdin."),
+    text: bool = typer.Option(False, "--text", help="Write the input documents back ({\"id\", \"text\", ...metadata} JSONL) instead of pages."),
+    doc: List[str] = typer.Option(None, "--doc", help="Only this document id (repeatable)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write files into this directory: PNGs and index.jsonl as `glyph render --out` does, or with --text one ID.txt per document."),
+    verify: bool = typer.Option(False, "--verify", help="Check the whole bundle first and write nothing if any of it is damaged (needs a file)."),
+    salvage: bool = typer.Option(False, "--salvage", help="Skip damage: write every intact document, report the damaged ones, exit 1 if any (needs a file)."),
+    threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads rebuilding pages; 0 = one per CPU (at most 8). Output order is kept."),
+) -> None:
+    """Unpack a bundle: the page stream `glyph render` wrote, byte for byte, on stdout.
+
+    Every page and text is checked against its sha256 on the way out; damage stops the run with
+    exit 1 and says what is damaged (`--salvage` goes on past it).
+
+    Examples:
+
+      glyph unpack docs.glyph | glyph ask "What changed?"
+
+      glyph unpack docs.glyph --text > docs.jsonl
+
+      glyph unpack docs.glyph --doc report-7 --out pages/
+    """
+    from glyph_cli.bundle.interrupt import sigterm_interrupts
+    from glyph_cli.bundle.unpack import Unpacker, damage_report
+    from glyph_cli.bundle.unpack import verify as verify_bundle
+
+    if verify and salvage:
+        raise UsageError("--verify writes nothing from a damaged bundle; --salvage writes what is intact: pick one")
+    if verify:
+        checked = verify_bundle(bundle, threads=threads)
+        if checked.damages:
+            log.info(damage_report(bundle, checked.damages))
+            raise BundleError(f"{bundle}: damaged; nothing written", "`glyph unpack --salvage` recovers every intact document")
+    with sigterm_interrupts():
+        result = Unpacker(bundle, text=text, doc_ids=doc, out_dir=out, salvage=salvage, threads=threads).run(sys.stdout.buffer)
+    what = "document(s)" if text else f"document(s), {result.pages} page(s)"
+    log.info(f"unpacked {result.docs} {what}" + (f" into {out}" if out else ""))
+    if result.damages or result.reencoded:
+        reencoded = f"; {result.reencoded} page(s) re-encoded" if result.reencoded else ""
+        raise BundleError(f"{bundle}: {len(result.damages)} problem(s) (listed above){reencoded}; {result.docs} "
+                          "intact document(s) written")
+    if result.missing:
+        shown = ", ".join(repr(m) for m in result.missing[:5])
+        raise BundleError(f"{bundle}: no document {shown}" + (" ..." if len(result.missing) > 5 else ""),
+                          "`glyph ls` lists the ids")
