@@ -89,7 +89,7 @@ class Limits:
     # bundle may not expand more than `max_ratio` times its compressed size. Real bundles expand
     # ~20-60x; a blank page ~2500x.
     max_ratio: int = 4000
-    ratio_floor: int = 256 << 20
+    ratio_floor: int = 64 << 20
 
 
 DEFAULT_LIMITS = Limits()

@@ -10,7 +10,11 @@ R = TypeVar("R")
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """fn over items in `workers` threads, results in input order, at most 2 x workers in flight."""
+    """fn over items in `workers` threads, results in input order, at most 2 x workers in flight.
+
+    An error raised by `items` comes out after the results of the items before it, as it would
+    without threads.
+    """
     if workers <= 1:
         for item in items:
             yield fn(item)
@@ -18,9 +22,18 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
     from concurrent.futures import ThreadPoolExecutor
 
     pending: deque = deque()
+    source = iter(items)
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glyph-bundle")
     try:
-        for item in items:
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                break
+            except Exception:
+                while pending:
+                    yield pending.popleft().result()
+                raise
             pending.append(executor.submit(fn, item))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()

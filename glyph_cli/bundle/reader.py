@@ -263,6 +263,8 @@ class BundleReader:
                 else:
                     yield self._fail(str(exc), doc)
             except tarball.TarError as exc:
+                if first and not self.salvage:
+                    raise BundleError(f"{self.source}: not a glyph bundle (no tar header at its start: {exc})") from None
                 if doc is not None and not doc.damaged:
                     yield self._fail(f"tar header damaged ({exc})", doc)
                 elif doc is None:

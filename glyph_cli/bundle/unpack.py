@@ -265,7 +265,8 @@ class Unpacker:
                             event.record["sha256"] = sha256_hex(png.png)
                         png = png.png
                     elif isinstance(png, RecordError):
-                        reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
+                        damage = reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
+                        log.warn(f"{self.source}: damaged: {damage.message}")
                         sink.discard()
                         current = None
                         continue
