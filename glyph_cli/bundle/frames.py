@@ -82,17 +82,33 @@ class _Counting:
         self.fh.flush()
 
 
+def zstd_settings(level: int, long_log: int) -> dict:
+    """The zstd parameters a bundle is written with (recorded in its header).
+
+    Long-distance matches of 256+ bytes, hashed at 1 position in 256: in band layout those are
+    repeated words. On 72-dpi prose this finds most of what zstd --long's defaults (64, 1 in 128)
+    find at about half the CPU time (benchmarks/bench_bundle.py --sweep).
+    """
+    settings = {"level": level, "window_log": long_log, "checksum": True}
+    if long_log:
+        settings.update(ldm_min_match=256, ldm_hash_rate_log=8)
+    return settings
+
+
 class FrameWriter:
     """Compresses into frames; `end_frame()` closes one and returns where the next begins."""
 
-    def __init__(self, out: IO[bytes], level: int, long_log: int, threads: int):
+    def __init__(self, out: IO[bytes], level: int, long_log: int):
         import zstandard
 
         self._zstd = zstandard
-        # nbWorkers >= 1 always: zstd's multi-threaded output is the same for any worker count,
-        # but differs from its single-threaded mode, and --threads must not change the bytes.
+        # zstd runs in the writing thread: deterministic, and with a long window its multi-threaded
+        # mode spends more re-reading window overlaps than the page encoding it would overlap.
+        s = zstd_settings(level, long_log)
+        ldm = {"enable_ldm": True, "ldm_min_match": s["ldm_min_match"],
+               "ldm_hash_rate_log": s["ldm_hash_rate_log"]} if long_log else {}
         params = zstandard.ZstdCompressionParameters.from_level(
-            level, window_log=long_log, enable_ldm=bool(long_log), threads=max(1, threads), write_checksum=True)
+            level, window_log=long_log, write_checksum=True, **ldm)
         self._out = _Counting(out)
         self._writer = zstandard.ZstdCompressor(compression_params=params).stream_writer(
             self._out, closefd=False, write_size=_CHUNK)

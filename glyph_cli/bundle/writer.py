@@ -19,7 +19,7 @@ from glyph_cli import __version__
 from glyph_cli.bundle import tarball
 from glyph_cli.bundle.format import (FORMAT, HEADER_NAME, INDEX_NAME, PAGE_STORES, VERSION, doc_json_name,
                                      doc_text_name, page_name)
-from glyph_cli.bundle.frames import MAX_WINDOW_LOG, Footer, FrameWriter
+from glyph_cli.bundle.frames import MAX_WINDOW_LOG, Footer, FrameWriter, zstd_settings
 from glyph_cli.errors import UsageError
 from glyph_cli.streams.pages import STREAM_VERSION
 
@@ -36,7 +36,7 @@ def default_threads() -> int:
 class PackOptions:
     level: int = 3
     long: int = MAX_WINDOW_LOG  # log2 of the long-distance window; 0: off
-    threads: int = 0  # 0: one per CPU, at most 8; the output does not depend on it
+    threads: int = 0  # page-encoding threads; 0: one per CPU, at most 8. The output does not depend on it
     pages: str = "bands"
     frame_mib: int = 64  # a frame closes at the first document end past this much data
 
@@ -60,7 +60,8 @@ class PackOptions:
 
     def recorded(self) -> dict:
         """What the bundle records: everything that shapes its bytes (not --threads, which does not)."""
-        return {"level": self.level, "long": self.long, "pages": self.pages, "frame_mib": self.frame_mib}
+        return {"level": self.level, "long": self.long, "pages": self.pages, "frame_mib": self.frame_mib,
+                "zstd": zstd_settings(self.level, self.long)}
 
 
 def tool_versions() -> dict:
@@ -88,7 +89,7 @@ class BundleWriter:
 
     def __init__(self, out: IO[bytes], options: PackOptions):
         self.options = options.check()
-        self._frames = FrameWriter(out, options.level, options.long, options.workers)
+        self._frames = FrameWriter(out, options.level, options.long)
         self._tar_bytes = 0
         self._index = tempfile.SpooledTemporaryFile(max_size=16 << 20)
         self._configs: dict[str, dict] = {}
