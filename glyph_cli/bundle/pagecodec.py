@@ -204,22 +204,48 @@ def choose_phase(rows: np.ndarray, pitch: float) -> float:
     return float(phases[int(np.argmin(cost))])
 
 
-def _runs(bounds: list[int]) -> list[tuple[int, int, int]]:
-    """Consecutive bands of equal height as (first row, height, count): one numpy copy each."""
-    runs: list[tuple[int, int, int]] = []
-    for a, b in zip(bounds, bounds[1:]):
-        if runs and runs[-1][1] == b - a:
-            start, height, count = runs[-1]
-            runs[-1] = (start, height, count + 1)
-        else:
-            runs.append((a, b - a, 1))
-    return runs
+def _groups(bounds: list[int]) -> list[tuple[int, list[int], int]]:
+    """The bands as (first row, band heights of one period, periods): consecutive bands whose
+    heights repeat with a short period (1 at a whole-pixel line pitch, 3 at 13.33 px) are moved
+    together, one numpy copy per row of a period rather than one per band."""
+    heights = [b - a for a, b in zip(bounds, bounds[1:])]
+    groups: list[tuple[int, list[int], int]] = []
+    i, row = 0, 0
+    while i < len(heights):
+        best_q, best_count = 1, 1
+        for q in range(1, 9):
+            if i + q > len(heights):
+                break
+            count = 1
+            while heights[i + count * q:i + (count + 1) * q] == heights[i:i + q]:
+                count += 1
+            if count * q > best_count * best_q:
+                best_q, best_count = q, count
+        period = heights[i:i + best_q]
+        groups.append((row, period, best_count))
+        row += sum(period) * best_count
+        i += best_q * best_count
+    return groups
 
 
 def _to_bands(rows: np.ndarray, bounds: list[int]) -> bytes:
-    stride = rows.shape[1]
-    return b"".join(rows[y:y + h * m].reshape(m, h, stride).transpose(0, 2, 1).tobytes()
-                    for y, h, m in _runs(bounds))
+    import numpy as np
+
+    width = rows.shape[1]
+    parts = []
+    for y, period, count in _groups(bounds):
+        rows_per = sum(period)
+        src = rows[y:y + rows_per * count].reshape(count, rows_per, width)
+        out = np.empty((count, rows_per * width), dtype=np.uint8)
+        offset = top = 0
+        for h in period:
+            view = out[:, offset:offset + width * h].reshape(count, width, h)
+            for r in range(h):
+                view[:, :, r] = src[:, top + r, :]
+            offset += width * h
+            top += h
+        parts.append(out.tobytes())
+    return b"".join(parts)
 
 
 def _from_bands(data: memoryview, height: int, stride: int, bounds: list[int]) -> np.ndarray:
@@ -228,10 +254,18 @@ def _from_bands(data: memoryview, height: int, stride: int, bounds: list[int]) -
     rows = np.empty((height, stride), dtype=np.uint8)
     flat = np.frombuffer(data, dtype=np.uint8)
     pos = 0
-    for y, h, m in _runs(bounds):
-        n = h * m * stride
-        rows[y:y + h * m].reshape(m, h, stride)[:] = flat[pos:pos + n].reshape(m, stride, h).transpose(0, 2, 1)
-        pos += n
+    for y, period, count in _groups(bounds):
+        rows_per = sum(period)
+        dst = rows[y:y + rows_per * count].reshape(count, rows_per, stride)
+        src = flat[pos:pos + count * rows_per * stride].reshape(count, rows_per * stride)
+        offset = top = 0
+        for h in period:
+            view = src[:, offset:offset + stride * h].reshape(count, stride, h)
+            for r in range(h):
+                dst[:, top + r, :] = view[:, :, r]
+            offset += stride * h
+            top += h
+        pos += count * rows_per * stride
     return rows
 
 

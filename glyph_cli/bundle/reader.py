@@ -65,6 +65,7 @@ class _Decompressed:
         self.frame_offset = -1
         self._buf = bytearray()
         self._at = 0
+        self.pos = 0  # bytes of the tar stream read so far
 
     def read(self, n: int) -> bytes:
         while len(self._buf) - self._at < n:
@@ -83,6 +84,7 @@ class _Decompressed:
             self._buf += block
         out = bytes(self._buf[self._at:self._at + n])
         self._at += n
+        self.pos += n
         return out
 
     def skip(self, n: int) -> None:
@@ -97,6 +99,7 @@ class _Decompressed:
         self._blocks = iter(())
         self._buf = bytearray()
         self._at = 0
+        self.pos = 0
 
 
 @dataclass
@@ -199,6 +202,7 @@ class BundleReader:
         last_n = -1
         first = True
         resync_tar = False
+        member_end = 0
         while True:
             try:
                 if resync_tar:
@@ -209,6 +213,7 @@ class BundleReader:
                 if member is None:
                     yield from self._end_of_archive(src, doc)
                     return
+                member_end = src.pos + member.padded
                 name = parse_member_name(member.name)
                 if name is None:
                     raise BundleError(f"{self.source}: unexpected member {member.name!r}; not a glyph bundle, or a "
@@ -232,6 +237,7 @@ class BundleReader:
                 if name.kind == "doc":
                     if doc is not None and not doc.damaged:
                         yield self._fail(f"ends after {doc.next_page} of {doc.pages} pages", doc)
+                    doc = None
                     if name.doc <= last_n or (not self.salvage and name.doc != last_n + 1):
                         raise RecordError(f"document number {name.doc} out of order after {last_n}")
                     last_n = name.doc
@@ -262,6 +268,8 @@ class BundleReader:
                     resync_tar = True
                 else:
                     yield self._fail(str(exc), doc)
+                    if src.pos < member_end:  # the rest of the damaged member, to stay on the tar grid
+                        src.skip(member_end - src.pos)
             except tarball.TarError as exc:
                 if first and not self.salvage:
                     raise BundleError(f"{self.source}: not a glyph bundle (no tar header at its start: {exc})") from None
