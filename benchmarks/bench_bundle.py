@@ -1,6 +1,7 @@
 """Page bundles: bytes per page and pack/unpack speed on real prose, against PNG baselines.
 
-    python benchmarks/bench_bundle.py [--chars 1000000] [--presets glyph,dpi96] [--cpu 0] [--sweep]
+    python benchmarks/bench_bundle.py [--corpus prose|topics] [--chars 1000000] [--presets glyph,dpi96]
+                                      [--cpu 0] [--runs 3] [--sweep] [--ls-copies 10]
 
 Renders the offline prose corpus (benchmarks/corpus.py) with `glyph render`, then, per preset:
 - bytes per page of the bundle (everything in it, text and records included) against (a) the
@@ -88,6 +89,33 @@ def unpack(bundle: Path) -> float:
     return time.perf_counter() - start
 
 
+def ls_times(stream: Path, tmp: Path, copies: int) -> tuple[int, int, float, float]:
+    """(pages, bytes, seconds to list via the footer, seconds to list by scanning) for a bundle of
+    `copies` renamed copies of the stream."""
+    from glyph_cli.bundle.listing import _scan, list_bundle
+    from glyph_cli.bundle.format import DEFAULT_LIMITS
+
+    big = tmp / "big.jsonl"
+    with open(big, "wb") as out:
+        for copy in range(copies):
+            for line in open(stream, "rb"):
+                rec = orjson.loads(line)
+                key = "id" if rec["type"] == "doc" else "doc"
+                rec[key] = f"{copy}/{rec[key]}"
+                out.write(orjson.dumps(rec) + b"\n")
+    bundle = tmp / "big.glyph"
+    pack(big, bundle)
+    start = time.perf_counter()
+    lines = list(list_bundle(str(bundle)))
+    footer = time.perf_counter() - start
+    start = time.perf_counter()
+    with open(bundle, "rb") as fh:
+        scanned = list(_scan(fh, str(bundle), DEFAULT_LIMITS))
+    scan = time.perf_counter() - start
+    assert len(scanned) == len(lines)
+    return lines[-1]["pages"], bundle.stat().st_size, footer, scan
+
+
 def source_text_zstd(docs_path: Path) -> dict:
     import zstandard
 
@@ -109,10 +137,14 @@ def best_of(runs: int, fn, *args, **kwargs):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chars", type=int, default=1_000_000)
+    ap.add_argument("--corpus", choices=("prose", "topics"), default="prose",
+                    help="prose: the corpus module's documents (many, of all lengths); topics: all pydoc topics as "
+                         "one document (~465K chars of dense, full pages)")
     ap.add_argument("--presets", default="glyph,dpi96")
     ap.add_argument("--cpu", type=int, default=0, help="pin to this CPU (one core)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs; the best is reported")
     ap.add_argument("--sweep", action="store_true", help="also sweep zstd level/long and --pages png")
+    ap.add_argument("--ls-copies", type=int, default=10, help="copies of the corpus in the bundle ls is timed on")
     args = ap.parse_args()
     os.sched_setaffinity(0, {args.cpu})
     from corpus import prose_documents
@@ -121,10 +153,16 @@ def main() -> None:
         tmp = Path(tmp)
         docs_path = tmp / "docs.jsonl"
         with open(docs_path, "wb") as fh:
-            for doc in prose_documents(args.chars):
-                fh.write(orjson.dumps(doc) + b"\n")
+            if args.corpus == "topics":
+                import pydoc_data.topics
+
+                fh.write(orjson.dumps({"id": "topics", "text": "\n".join(pydoc_data.topics.topics.values())}) + b"\n")
+            else:
+                for doc in prose_documents(args.chars):
+                    fh.write(orjson.dumps(doc) + b"\n")
         text = source_text_zstd(docs_path)
-        print(f"corpus: {args.chars} chars of Python documentation prose, {docs_path.stat().st_size} bytes of JSONL; "
+        what = "pydoc topics as one document" if args.corpus == "topics" else f"{args.chars} chars of Python documentation prose"
+        print(f"corpus: {what}, {docs_path.stat().st_size} bytes of JSONL; "
               f"zstd -3: {text['zstd3']} bytes, zstd -19: {text['zstd19']} bytes")
         for preset in args.presets.split(","):
             stream = tmp / f"{preset}.jsonl"
@@ -146,6 +184,10 @@ def main() -> None:
             print(f"  pack   {n / pack_s:6.0f} pages/s on one core ({pack_s:.2f} s; goal >= 200)")
             print(f"  unpack {n / unpack_s:6.0f} pages/s on one core ({unpack_s:.2f} s; goal >= 300)")
             print(f"  bundle / zstd -3 source JSONL = {size / text['zstd3']:.1f}x; / zstd -19 = {size / text['zstd19']:.1f}x")
+            if args.ls_copies:
+                pages, nbytes, footer, scan = ls_times(stream, tmp, args.ls_copies)
+                print(f"  ls on a {pages}-page, {nbytes}-byte bundle: {footer * 1000:.0f} ms via the footer index, "
+                      f"{scan * 1000:.0f} ms scanning every member")
             if args.sweep:
                 print("  sweep (level, long, pages): B/page, pack pages/s on one core")
                 for level in (1, 3, 6):

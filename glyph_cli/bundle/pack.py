@@ -43,22 +43,18 @@ class PackResult:
     stores: dict = field(default_factory=dict)  # pages per stored form
 
 
-def _is_bundle_bytes(head: bytes) -> bool:
-    return head.startswith(ZSTD_MAGIC)
-
-
 def input_is_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> bool:
     """A bundle starts with a zstd frame whose first tar member is the bundle header; a `.zst`
     page stream starts with a zstd frame too, so the member is what decides."""
     if path == STDIO:
         stdin = sys.stdin.buffer
         head = stdin.peek(4)[:4] if hasattr(stdin, "peek") else b""
-        return _is_bundle_bytes(head)  # stdin page streams are never compressed
+        return head.startswith(ZSTD_MAGIC)  # stdin page streams are never compressed
     p = Path(path)
     if not p.is_file():
         return False
     with open(p, "rb") as fh:
-        if not _is_bundle_bytes(fh.read(4)):
+        if not fh.read(4).startswith(ZSTD_MAGIC):
             return False
         fh.seek(0)
         try:

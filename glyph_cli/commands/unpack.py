@@ -42,7 +42,7 @@ def unpack(
     if verify:
         checked = verify_bundle(bundle, threads=threads)
         if checked.damages:
-            log.info(damage_report(bundle, checked.damages))
+            print(damage_report(bundle, checked.damages), file=sys.stderr)
             raise BundleError(f"{bundle}: damaged; nothing written", "`glyph unpack --salvage` recovers every intact document")
     with sigterm_interrupts():
         result = Unpacker(bundle, text=text, doc_ids=doc, out_dir=out, salvage=salvage, threads=threads).run(sys.stdout.buffer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from glyph_cli import log
@@ -25,7 +27,7 @@ def verify(
 
     result = verify_bundle(bundle, threads=threads)
     if result.damages:
-        log.info(damage_report(bundle, result.damages))
+        print(damage_report(bundle, result.damages), file=sys.stderr)
         raise BundleError(f"{bundle}: damaged ({result.docs} intact document(s))",
                           "`glyph unpack --salvage` recovers every intact document")
     log.info(f"{bundle}: ok, {result.docs} document(s), {result.pages} page(s) intact")
