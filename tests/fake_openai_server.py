@@ -12,6 +12,7 @@ A plan maps a question to the actions for its successive attempts:
     garbage   a 200 event stream whose data is not JSON
     nochoice  a 200 event stream of JSON objects without choices
     loop      stream the same few words until the client hangs up (at most `loop_limit` chunks)
+    slow      wait `slow_s` seconds, then reply normally
 
 Run as a script it serves on a free port and prints the port (used by benchmarks/bench_ask_client.py).
 """
@@ -35,12 +36,13 @@ class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, model: str = "fake-glyph", delay_s: float = 0.0, think: str = "inline",
-                 hang_s: float = 3.0, loop_limit: int = 2000, chunks: int = 4):
+                 hang_s: float = 3.0, slow_s: float = 0.5, loop_limit: int = 2000, chunks: int = 4):
         super().__init__(("127.0.0.1", 0), Handler)
         self.model = model
         self.delay_s = delay_s
         self.think = think  # "inline": <think> in the content; "separate": vLLM's reasoning_content
         self.hang_s = hang_s
+        self.slow_s = slow_s
         self.loop_limit = loop_limit
         self.chunks = chunks
         self.lock = threading.Lock()
@@ -157,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
             self._stream([b'data: {"id": "x", "object": "chat.completion.chunk"}\n\n', b"data: [DONE]\n\n"])
         elif action == "loop":
             self._stream(self._loop_chunks())
+        elif action == "slow":
+            time.sleep(self.server.slow_s)
+            self._stream(self._chunks(question, images, body))
         elif action == "json":
             self._json(200, self._completion(question, images))
         else:

@@ -340,13 +340,12 @@ class OpenAIBackend(Backend):
                                  "or render more text per page")
             body = orjson.dumps(request_body(self.model, job.parts, self.sampling))
             start = time.perf_counter()
-            generation, attempts = self._with_retries(f"question {job.qid!r} on {job.doc_id!r}",
-                                                       lambda: self._attempt(body))
+            generation, attempts = self._with_retries("request", lambda: self._attempt(body))
             generation.latency_s = time.perf_counter() - start
             generation.attempts = attempts
             return generation
         except GlyphError as exc:
-            return exc
+            return GlyphError(f"question {job.qid!r} on document {job.doc_id!r}: {exc}")
 
     def _attempt(self, body: bytes) -> Generation:
         start = time.perf_counter()
