@@ -14,7 +14,9 @@ A plan maps a question to the actions for its successive attempts:
     loop      stream the same few words until the client hangs up (at most `loop_limit` chunks)
     slow      wait `slow_s` seconds, then reply normally
 
-Run as a script it serves on a free port and prints the port (used by benchmarks/bench_ask_client.py).
+Run as a script (`python fake_openai_server.py [DELAY_S]`) it serves on a free port, prints the port,
+and reports its counters at GET /v1/stats, the concurrency peak since the previous read (used by
+benchmarks/bench_ask_client.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import base64
 import collections
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -34,6 +37,7 @@ DATA_URL = re.compile(r"^data:image/png;base64,([A-Za-z0-9+/=]+)$")
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 would stall a client at concurrency 64
 
     def __init__(self, model: str = "fake-glyph", delay_s: float = 0.0, think: str = "inline",
                  hang_s: float = 3.0, slow_s: float = 0.5, loop_limit: int = 2000, chunks: int = 4):
@@ -52,6 +56,8 @@ class FakeServer(ThreadingHTTPServer):
         self.max_in_flight = 0
         self.handler_s = 0.0  # time spent answering completions, for the client-overhead benchmark
         self.thread: threading.Thread | None = None
+        self.keep_bodies = True  # a benchmark's thousands of multi-page requests need not stay in memory
+        self.check_images = True  # decoding every PNG is the server's main cost; a benchmark skips it
 
     @property
     def base_url(self) -> str:
@@ -75,7 +81,7 @@ class FakeServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def check_request(body: object) -> tuple[str, int]:
+def check_request(body: object, check_images: bool = True) -> tuple[str, int]:
     """(question, number of images) of a well-formed request; ValueError says what is wrong."""
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise ValueError("no model")
@@ -88,8 +94,11 @@ def check_request(body: object) -> tuple[str, int]:
     images = 0
     for part in content[:-1]:
         if part.get("type") == "image_url":
-            match = DATA_URL.match(part.get("image_url", {}).get("url", ""))
-            if not match or not base64.b64decode(match.group(1)).startswith(PNG_MAGIC):
+            url = part.get("image_url", {}).get("url", "")
+            if not check_images:
+                if not url.startswith("data:image/png;base64,"):
+                    raise ValueError("an image is not a base64 PNG data URL")
+            elif not (match := DATA_URL.match(url)) or not base64.b64decode(match.group(1)).startswith(PNG_MAGIC):
                 raise ValueError("an image is not a base64 PNG data URL")
             images += 1
         elif part.get("type") != "text":
@@ -106,12 +115,24 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeServer
 
+    def setup(self):
+        super().setup()
+        # Replies go out in several writes (headers, then chunks); without this, Nagle's algorithm and
+        # the client's delayed ACK stall each reply by ~40 ms. Real servers (uvicorn) set it too.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):  # quiet: tests read stderr
         pass
 
     def do_GET(self):
         if self.path.rstrip("/") == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": self.server.model, "object": "model"}]})
+        elif self.path.rstrip("/") == "/v1/stats":  # for a benchmark in another process
+            with self.server.lock:
+                stats = {"requests": len(self.server.requests), "handler_s": self.server.handler_s,
+                         "max_in_flight": self.server.max_in_flight}
+                self.server.max_in_flight = self.server.in_flight  # report the peak since the last read
+            self._json(200, stats)
         else:
             self._json(404, {"error": {"message": "not found"}})
 
@@ -124,14 +145,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw)
-            question, images = check_request(body)
+            question, images = check_request(body, self.server.check_images)
         except ValueError as exc:
             self._json(400, {"error": {"message": f"bad request: {exc}"}})
             return
         server = self.server
         with server.lock:
-            server.requests.append({"body": body, "question": question, "images": images,
-                                    "authorization": self.headers.get("Authorization")})
+            server.requests.append({"body": body if server.keep_bodies else None, "question": question,
+                                    "images": images, "authorization": self.headers.get("Authorization")})
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
         try:
@@ -232,6 +253,8 @@ def _event(payload: dict) -> bytes:
 if __name__ == "__main__":
     delay = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
     srv = FakeServer(delay_s=delay)
+    srv.keep_bodies = False
+    srv.check_images = False
     print(srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.05)
