@@ -162,6 +162,7 @@ def _stop_watch_class():
             import torch
 
             if self.first_token_at is None:
+                input_ids[:, -1].tolist()  # on a GPU, Python runs ahead of the kernels: wait for the token
                 self.first_token_at = time.perf_counter()
             new = input_ids.shape[1] - self.prompt_len
             if self.window and new >= self.window and new % _GUARD_EVERY == 0:
