@@ -128,3 +128,19 @@ def test_help_does_not_import_torch(glyph):
              "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, env=glyph_env(), check=True)
     assert out.stdout.strip() == b"[]"
+
+
+def test_documents_rendered_on_the_fly_match_glyph_render(glyph, server, tmp_path):
+    pytest.importorskip("glyph_cli.tokens.text")  # the renderer counts text tokens
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "' + "The pass key is 7. " * 1000 + '"}\n')
+    rendered = glyph("render", str(docs), "--preset", "glyph")
+    assert rendered.returncode == 0, rendered.stderr
+    piped = glyph("ask", "-q", "Key?", "--base-url", server.base_url, input=rendered.stdout)
+    on_the_fly = glyph("ask", str(docs), "--preset", "glyph", "-q", "Key?", "--base-url", server.base_url)
+    assert piped.returncode == on_the_fly.returncode == 0, on_the_fly.stderr
+    first, second = (r["body"]["messages"][0]["content"] for r in server.requests)
+    assert first == second  # the same pages, byte for byte
+    pages = [orjson.loads(line) for line in rendered.stdout.splitlines()][0]["pages"]
+    assert pages >= 2 and len(first) == pages + 1
+    assert lines(on_the_fly.stdout)[0]["pages"] == pages

@@ -27,7 +27,7 @@ def ask(
                                         "openai: the served model name (default: the server's first model)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help=f"OpenAI-compatible server [{DEFAULT_BASE_URL}]."),
     api_key_env: str = typer.Option(DEFAULT_API_KEY_ENV, "--api-key-env", help="Environment variable with the API key."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", help="openai: requests in flight."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     max_images: Optional[int] = typer.Option(None, "--max-images", help="openai: the server's image limit per request; "
                                              "longer documents fail with a clear error."),
     timeout: float = typer.Option(600.0, "--timeout", help="openai: seconds without a byte from the server."),
@@ -51,9 +51,12 @@ def ask(
     as_text: bool = typer.Option(False, "--as-text", help="Send the document's text instead of its pages "
                                  "(the text baseline)."),
     unordered: bool = typer.Option(False, "--unordered", help="Write answers as they finish, not in input order."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Inputs are documents: render them with this preset."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Inputs are documents: render them with this "
+                                         "preset (glyph, dpi72, dpi96, dpi120), as glyph render does."),
     render_config: Optional[Path] = typer.Option(None, "--render-config",
                                                  help="Inputs are documents: render them with this config file."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE render setting for documents (repeatable)."),
+    input_format: str = typer.Option("auto", "--format", help="Documents: auto, jsonl or text."),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Text tokenizer for rendered doc records."),
     text_field: str = typer.Option("text", "--text-field", help="Documents' text field."),
     id_field: str = typer.Option("id", "--id-field", help="Documents' id field."),
@@ -68,7 +71,7 @@ def ask(
 
       glyph render docs.jsonl | glyph ask -m ./Glyph -q "Who wrote the letter?"
 
-      glyph ask docs.jsonl --preset glyph --questions qa.jsonl --base-url http://gpu:8000/v1 -c 32
+      glyph ask docs.jsonl -p glyph --questions qa.jsonl --base-url http://gpu:8000/v1
     """
     from glyph_cli.models.ask import Summary, ask as ask_questions, cli_questions, read_questions
     from glyph_cli.models.backend import Sampling
@@ -91,10 +94,16 @@ def ask(
                         repetition_penalty=repetition_penalty, seed=seed, repeat_window=repeat_window)
     prompt_template = Template.load(template) if template else None
     render = None
-    if preset or render_config:
+    if preset or render_config or set_:
         from glyph_cli.typeset.config import resolve_config
 
-        render = resolve_config(preset, render_config)
+        overrides = {}
+        for item in set_ or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+            overrides[key.strip()] = value
+        render = resolve_config(preset or "glyph", render_config, overrides)  # as glyph render resolves it
     asked = cli_questions(question) if question else read_questions(questions, policy)
 
     if backend == "openai":
@@ -109,7 +118,7 @@ def ask(
         engine = TransformersBackend.load(model, sampling=sampling, batch_size=batch_size, device=device,
                                           dtype=dtype, trust_remote_code=trust_remote_code)
     documents = iter_inputs(inputs or [], render=render, text_only=as_text, policy=policy, tokenizer=tokenizer,
-                            text_field=text_field, id_field=id_field)
+                            input_format=input_format, text_field=text_field, id_field=id_field)
     summary = Summary()
     records = ask_questions(documents, engine, asked, template=prompt_template, as_text=as_text,
                             ordered=not unordered, policy=policy, summary=summary)
