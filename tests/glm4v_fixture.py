@@ -1,7 +1,7 @@
 """A tiny GLM-4.1V (the architecture of zai-org/Glyph) built offline, in the released directory layout.
 
 The tokenizer is byte-level BPE without merges (one token per UTF-8 byte, so any text encodes)
-plus GLM-4.1V's special tokens; the chat template follows GLM-4.1V's. Files written match the
+plus GLM-4.1V's special tokens, prefixing [gMASK]<sop> when asked to add special tokens; the chat template follows GLM-4.1V's. Files written match the
 zai-org/Glyph repository: config.json, generation_config.json, model.safetensors,
 preprocessor_config.json (no video processor config), tokenizer.json, tokenizer_config.json,
 chat_template.jinja. Used by the tests and by benchmarks/bench_ask_gpu.py.
@@ -71,7 +71,7 @@ TINY_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, i
 
 def byte_tokenizer():
     """A PreTrainedTokenizerFast: byte-level, no merges, GLM-4.1V's special tokens after the 256 bytes."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models
+    from tokenizers import AddedToken, Tokenizer, decoders, models, processors
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import PreTrainedTokenizerFast
 
@@ -81,6 +81,10 @@ def byte_tokenizer():
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in ADDED])
+    # Asked to add special tokens, it prefixes [gMASK]<sop> as a GLM base-model tokenizer may; the
+    # chat template writes them already, so a backend that lets the tokenizer add them counts double.
+    tok.post_processor = processors.TemplateProcessing(
+        single="[gMASK] <sop> $A", special_tokens=[(t, tok.token_to_id(t)) for t in ("[gMASK]", "<sop>")])
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                    padding_side="left")
 

@@ -71,14 +71,14 @@ def test_answers_for_pages_and_text(tiny, model_dir):
     assert per_page == patches // 4 + 2
     # one page: the template's text tokens (one per byte here) plus that page
     text_only = len(tiny.processor.tokenizer(
-        "[gMASK]<sop><|user|>\n<|begin_of_image|><|end_of_image|>Q?<|assistant|>\n").input_ids)
+        "[gMASK]<sop><|user|>\n<|begin_of_image|><|end_of_image|>Q?<|assistant|>\n", add_special_tokens=False).input_ids)
     assert recs[0]["prompt_tokens"] == text_only + patches // 4
 
     text_recs = list(ask(documents(DOCS), tiny, cli_questions(["Q?"]), as_text=True))
     for rec, (_, text, _) in zip(text_recs, DOCS):
         assert rec["mode"] == "text"
         chat = f"[gMASK]<sop><|user|>\n{text}\n\nQ?<|assistant|>\n"
-        assert rec["prompt_tokens"] == len(tiny.processor.tokenizer(chat).input_ids)
+        assert rec["prompt_tokens"] == len(tiny.processor.tokenizer(chat, add_special_tokens=False).input_ids)
 
 
 def test_batches_give_the_answers_of_single_questions(tiny):

@@ -285,7 +285,10 @@ class TransformersBackend(Backend):
                                                     add_generation_prompt=True, tokenize=False)
                  for job in batch]
         images = [_image(url) for job in batch for url in job.images]
-        inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+        # The chat template writes every special token itself; a GLM tokenizer told to add its own
+        # would put a second [gMASK]<sop> in front.
+        inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True,
+                                add_special_tokens=False)
         inputs = inputs.to(self.model.device, dtype=self.model.dtype)
         prompt_len = inputs["input_ids"].shape[1]
         watch = _stop_watch_class()(prompt_len, self.sampling.repeat_window, self.end_ids)
