@@ -144,3 +144,30 @@ def test_documents_rendered_on_the_fly_match_glyph_render(glyph, server, tmp_pat
     pages = [orjson.loads(line) for line in rendered.stdout.splitlines()][0]["pages"]
     assert pages >= 2 and len(first) == pages + 1
     assert lines(on_the_fly.stdout)[0]["pages"] == pages
+
+
+def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import glyph_env
+
+    server.hang_s = 10
+    server.plan("Q", "hang")
+    out = tmp_path / "answers.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "ask", "--base-url", server.base_url, "-q", "Q",
+                             "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=glyph_env())
+    proc.stdin.write(page_stream(DOCS[:1]))
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.requests, "the request never arrived"
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    assert time.monotonic() - start < 5  # does not wait for the request still out
+    assert b"Traceback" not in proc.stderr.read()
+    assert list(tmp_path.iterdir()) == []
