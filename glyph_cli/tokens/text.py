@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import binascii
 import functools
 import unicodedata
 from collections.abc import Iterator
@@ -75,11 +76,12 @@ class QwenTokenizer(TextTokenizer):
     def __init__(self, name: str, vocab_file: Path):
         import tiktoken
 
+        # binascii directly: base64.b64decode's per-call checks made this loop 1.3 s of every run
         ranks = {}
         for line in vocab_file.read_bytes().splitlines():
             if line:
                 token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
+                ranks[binascii.a2b_base64(token)] = int(rank)
         # No special tokens: control-token strings in a document are text, never control tokens.
         self._encoding = tiktoken.Encoding(name, pat_str=QWEN2_PATTERN, mergeable_ranks=ranks, special_tokens={})
         self.name = name
