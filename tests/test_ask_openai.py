@@ -133,7 +133,7 @@ def test_max_images_refuses_long_documents_before_sending(server):
     recs = run(server, cli_questions(["Q?"]), policy=policy, max_images=2)
     assert [r["doc"] for r in recs] == ["a", "b"]
     assert policy.failed == 1
-    assert [r["images"] for r in server.requests] == [1, 2]  # document c (3 pages) never went out
+    assert sorted(r["images"] for r in server.requests) == [1, 2]  # document c (3 pages) never went out
     with pytest.raises(GlyphError, match=r"document 'c' has 3 pages, more than --max-images 2 allows"):
         run(server, cli_questions(["Q?"]), max_images=2)
 
