@@ -60,6 +60,14 @@ def test_documents_as_text_without_rendering(glyph, server, tmp_path):
     assert sent == ["The key is 7.\n\nKey?", "The key is 8.\n\nKey?"]
 
 
+def test_documents_without_a_preset_get_a_hint(glyph, server, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "The key is 7."}\n')
+    proc = glyph("ask", str(docs), "-q", "Key?", "--base-url", server.base_url)
+    assert proc.returncode == 1
+    assert b"docs.jsonl:1: not a page-stream record" in proc.stderr and b"--preset" in proc.stderr
+
+
 def test_template_file_and_key_from_env(glyph, server, tmp_path):
     tpl = tmp_path / "t.txt"
     tpl.write_text("Pages:\n{context}\nQ: {question}\n")
@@ -106,7 +114,9 @@ def test_max_images(glyph, server):
     (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--concurrency", "0"], b"--concurrency"),
     (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--top-p", "2"], b"--top-p"),
     (["-q", "Q", "-m", "/nonexistent/model"], b"no such directory"),
-    (["--questions", "-", "-q", "x"], b"one of the two"),
+    (["--questions", "-", "--base-url", "http://127.0.0.1:9/v1"], b"stdin cannot hold both"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--set", "dpi"], b"expected KEY=VALUE"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "-p", "nope"], b"unknown preset"),
 ])
 def test_bad_usage_exits_2(glyph, args, message):
     proc = glyph("ask", *args, input=b"")

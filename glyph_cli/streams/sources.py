@@ -42,6 +42,19 @@ def rendered(docs: Iterable[Document], cfg: RenderConfig, tokenizer: str,
         yield records[0], records[1:]
 
 
+def _page_streams(paths: list[str]) -> Iterator[tuple[dict, list[dict]]]:
+    started = False
+    try:
+        for pair in iter_documents(paths):
+            started = True
+            yield pair
+    except InputError as exc:
+        if not started:  # most likely input documents given where pages were expected
+            exc.hint = ("feed the output of glyph render, or pass -p/--preset to render input documents "
+                        "on the fly")
+        raise
+
+
 def iter_inputs(paths: Iterable[str], *, render: RenderConfig | None = None, text_only: bool = False,
                 policy: log.ErrorPolicy | None = None, tokenizer: str = "qwen2.5", input_format: str = "auto",
                 text_field: str = "text", id_field: str = "id") -> Iterator[tuple[dict, list[dict]]]:
@@ -53,7 +66,7 @@ def iter_inputs(paths: Iterable[str], *, render: RenderConfig | None = None, tex
     policy = policy or log.ErrorPolicy("fail")
     paths = list(paths)
     if render is None:
-        yield from iter_documents(paths)
+        yield from _page_streams(paths)
         return
 
     def documents() -> Iterator[Document]:
