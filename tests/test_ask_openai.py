@@ -212,6 +212,27 @@ def test_bad_base_url(url):
         OpenAIBackend(url)
 
 
+def test_parallel_turns_a_crash_into_that_items_result():
+    def fragile(i):
+        if i == 2:
+            raise KeyError("bug")
+        return i
+
+    results = list(parallel(fragile, range(5), workers=2, ordered=True))
+    assert [r for _, r in results if not isinstance(r, Exception)] == [0, 1, 3, 4]
+    assert isinstance(results[2][1], KeyError)
+
+
+def test_both_reasoning_fields_are_not_counted_twice():
+    from glyph_cli.models.openai_backend import _Reply
+
+    reply = _Reply()
+    reply.add_payload({"choices": [{"delta": {"reasoning_content": "think", "reasoning": "think"}}]}, "delta")
+    reply.add_payload({"choices": [{"delta": {"reasoning": " more"}}]}, "delta")
+    reply.add_payload({"choices": [{"delta": {"content": "answer"}, "finish_reason": "stop"}]}, "delta")
+    assert ("".join(reply.reasoning), "".join(reply.content), reply.finish) == ("think more", "answer", "stop")
+
+
 def test_parallel_is_lazy_bounded_and_reraises_input_errors():
     pulled = []
 

@@ -86,8 +86,9 @@ class _Reply:
             raise RetryableError(f"malformed reply: a choice without {key!r}")
         part = choice[key]
         added = ""
-        for field, sink in (("content", self.content), ("reasoning_content", self.reasoning),
-                            ("reasoning", self.reasoning)):
+        # vLLM's reasoning parser says `reasoning_content`, newer servers `reasoning`; some send both.
+        reasoning_field = "reasoning_content" if part.get("reasoning_content") is not None else "reasoning"
+        for field, sink in (("content", self.content), (reasoning_field, self.reasoning)):
             value = part.get(field)
             if value is None:
                 continue
@@ -105,7 +106,7 @@ class _Reply:
         """Take one reply object (a stream chunk or the whole body); returns the text it added."""
         if not isinstance(payload, dict):
             raise RetryableError("malformed reply: not a JSON object")
-        if "error" in payload:
+        if payload.get("error"):
             raise RetryableError(f"server error mid-reply: {_error_message(payload)}")
         choices = payload.get("choices")
         if not isinstance(choices, list):
@@ -140,7 +141,7 @@ def parallel(fn: Callable, items: Iterable, workers: int, ordered: bool) -> Iter
 
     Items are pulled lazily, and no more than a window of them are in flight or waiting to be
     emitted. Daemon threads, not an executor, so Ctrl-C ends the process without waiting for
-    requests that are still out. `fn` returns its errors instead of raising them.
+    requests that are still out. An error `fn` raises or returns becomes that item's result.
     """
     window = workers * (ORDERED_WINDOW_PER_WORKER if ordered else 1)
     todo: queue.Queue = queue.Queue()
@@ -170,7 +171,11 @@ def parallel(fn: Callable, items: Iterable, workers: int, ordered: bool) -> Iter
     def work() -> None:
         while (task := todo.get()) is not None:
             seq, item = task
-            done.put((seq, item, fn(item)))
+            try:
+                result = fn(item)
+            except Exception as exc:  # a bug must fail its item, not leave the consumer waiting forever
+                result = exc
+            done.put((seq, item, result))
 
     threads = [threading.Thread(target=feed, name="glyph-feed", daemon=True)]
     threads += [threading.Thread(target=work, name=f"glyph-worker-{i}", daemon=True) for i in range(workers)]
