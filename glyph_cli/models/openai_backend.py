@@ -265,7 +265,7 @@ class OpenAIBackend(Backend):
             conn.close()
             self._local.conn = None
 
-    def _with_retries(self, what: str, attempt_fn: Callable[[], object]) -> tuple[object, int]:
+    def _with_retries(self, attempt_fn: Callable[[], object], what: str = "") -> tuple[object, int]:
         """attempt_fn() until it succeeds, a non-retryable error, or the retries run out."""
         for attempt in range(self.retries + 1):
             try:
@@ -273,7 +273,7 @@ class OpenAIBackend(Backend):
             except (RetryableError, OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if attempt == self.retries:
-                    raise GlyphError(f"{what}: gave up after {attempt + 1} attempt(s): {_describe(exc)}",
+                    raise GlyphError(f"{what}gave up after {attempt + 1} attempt(s): {_describe(exc)}",
                                      f"is the server at {self.base_url} up? see --retries and --timeout") from None
                 delay = getattr(exc, "retry_after", None)
                 if delay is None:
@@ -315,7 +315,7 @@ class OpenAIBackend(Backend):
                 except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
                     raise RetryableError("malformed /models reply") from None
 
-            self.model, _ = self._with_retries(f"{self.base_url}/models", attempt)
+            self.model, _ = self._with_retries(attempt, f"{self.base_url}/models: ")
         return self.model
 
     def describe(self) -> dict:
@@ -345,7 +345,7 @@ class OpenAIBackend(Backend):
                                  "or render more text per page")
             body = orjson.dumps(request_body(self.model, job.parts, self.sampling))
             start = time.perf_counter()
-            generation, attempts = self._with_retries("request", lambda: self._attempt(body))
+            generation, attempts = self._with_retries(lambda: self._attempt(body))
             generation.latency_s = time.perf_counter() - start
             generation.attempts = attempts
             return generation
