@@ -55,7 +55,7 @@ def test_documents_as_text_without_rendering(glyph, server, tmp_path):
     docs.write_text('{"id": "x", "text": "The key is 7."}\n{"id": "y", "text": "The key is 8."}\n')
     proc = glyph("ask", str(docs), "--preset", "glyph", "--as-text", "-q", "Key?", "--base-url", server.base_url)
     assert proc.returncode == 0, proc.stderr
-    assert [r["mode"] for r in lines(proc.stdout)] == ["text", "text"]
+    assert [(r["mode"], r["pages"]) for r in lines(proc.stdout)] == [("text", None), ("text", None)]
     sent = sorted(r["body"]["messages"][0]["content"][0]["text"] for r in server.requests)
     assert sent == ["The key is 7.\n\nKey?", "The key is 8.\n\nKey?"]
 

@@ -129,8 +129,8 @@ def build_jobs(documents: Iterable[tuple[dict, list[dict]]], pairing: Pairing, t
             text = None
         for qid, q in asked:
             parts = template.parts(q.text, images=images, context_text=text)
-            yield Job(index, qid, doc_id, q.text, parts, "text" if as_text else "pages",
-                      int(doc.get("pages") or len(pages)), q.meta)
+            # a document read for --as-text without rendering has no page count: null, not 0
+            yield Job(index, qid, doc_id, q.text, parts, "text" if as_text else "pages", len(pages) or None, q.meta)
             index += 1
     for q in pairing.unclaimed():
         policy.record_failed(InputError(q.source, q.line, f"question {q.qid!r}: document {q.doc!r} is not in the inputs",

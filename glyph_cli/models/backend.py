@@ -60,7 +60,7 @@ class Job:
     question: str
     parts: list[Part]
     mode: str  # "pages" or "text"
-    pages: int
+    pages: int | None  # the document's page count; None when it was not rendered
     meta: dict = field(default_factory=dict)
 
     @property
