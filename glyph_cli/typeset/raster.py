@@ -1,0 +1,59 @@
+"""Coverage (what cairo drew) -> page colours -> PNG bytes.
+
+A page is a background plus ink in the text colour and, in marker mode, ink in the marker colour.
+So a page needs no RGB at all: ink coverage maps through a lookup table to grey levels (when the
+colours are greys) or to palette indices, at the configured bit depth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from glyph_cli.typeset.config import RenderConfig
+from glyph_cli.typeset.png import encode_png
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def _is_grey(c: tuple[int, int, int]) -> bool:
+    return c[0] == c[1] == c[2]
+
+
+def _mix(bg, fg, t: float) -> tuple[int, int, int]:
+    return tuple(int(round(b + (f - b) * t)) for b, f in zip(bg, fg))
+
+
+class Rasteriser:
+    """Encodes pages for one config; its lookup tables are built once."""
+
+    def __init__(self, cfg: RenderConfig):
+        self.cfg = cfg
+        self.bits = cfg.bit_depth
+        self.bg, self.fg, self.marker = _rgb(cfg.bg_color), _rgb(cfg.fg_color), _rgb(cfg.marker_color)
+        coverage = np.arange(256, dtype=np.float64) / 255.0
+        top = (1 << self.bits) - 1
+        # Grey pages: each coverage value -> the nearest of 2**bits grey levels between bg and fg.
+        self.grey = _is_grey(self.bg) and _is_grey(self.fg)
+        if self.grey:
+            level = self.bg[0] + (self.fg[0] - self.bg[0]) * coverage
+            self.grey_lut = np.round(level / 255.0 * top).astype(np.uint8)
+        # Palette pages: index 0 is bg, then k steps towards fg, then k towards the marker colour.
+        k = max(1, top // 2) if self.bits > 1 else 1
+        self.k = k
+        steps = np.round(coverage * k).astype(np.uint8)  # 0..k
+        self.fg_lut = steps
+        self.marker_lut = np.where(steps > 0, steps + k, 0).astype(np.uint8) if self.bits > 1 else steps
+        self.palette = [self.bg] + [_mix(self.bg, self.fg, i / k) for i in range(1, k + 1)]
+        if self.bits > 1:
+            self.palette += [_mix(self.bg, self.marker, i / k) for i in range(1, k + 1)]
+
+    def encode(self, coverage: np.ndarray, marker_rects: list[tuple[int, int, int, int]]) -> bytes:
+        if not marker_rects and self.grey:
+            return encode_png(self.grey_lut[coverage], self.bits, None, self.cfg.png_level)
+        index = self.fg_lut[coverage]
+        for x0, y0, x1, y1 in marker_rects:
+            if x1 > x0 and y1 > y0:
+                index[y0:y1, x0:x1] = self.marker_lut[coverage[y0:y1, x0:x1]]
+        return encode_png(index, self.bits, self.palette, self.cfg.png_level)
