@@ -1,0 +1,128 @@
+"""`glyph bench`: compression, readability, task suites, accuracy and speed, with their provenance."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+
+bench = typer.Typer(
+    name="bench",
+    help="Benchmarks: compression over configs, OCR readability, RULER/MRCR/LongBench suites, speed.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@bench.command("compression")
+def compression(
+    inputs: List[str] = typer.Argument(None, help="Documents (JSONL or text) or page streams; none: the embedded sample."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to measure (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="A render config file to measure (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Measure every preset/config at these dpis, e.g. 72,96,120."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer that counts text tokens."),
+    family: str = typer.Option("glm4v", "--family", help="VLM family of the table's visual tokens."),
+    reader: Optional[str] = typer.Option(None, "--reader", help="Read pages back by OCR: tesseract or rapidocr."),
+    ocr_workers: int = typer.Option(1, "--ocr-workers", help="Pages read at once (tesseract runs one process each)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write results.jsonl, table.md and PNG plots here."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Write JSONL results to stdout instead of the Markdown table."),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL field holding the text."),
+    id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a bad input record."),
+) -> None:
+    """Compression (text tokens / visual tokens) per document and config, optionally OCR readability."""
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.bench import provenance
+    from glyph_cli.errors import UsageError
+    from glyph_cli.streams.io import dumps
+    from glyph_cli.tokens.visual import FAMILIES
+
+    if family not in FAMILIES:
+        raise UsageError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
+    policy = log.ErrorPolicy(on_error)
+    variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
+    run = cb.CompressionBench(variants, tokenizer=tokenizer, reader=reader, ocr_workers=ocr_workers)
+    prov = provenance.record("compression", inputs=list(inputs or []) or ["<embedded sample>"], **run.describe())
+    rows = []
+    bar = log.progress(desc="bench compression", unit="doc")
+    out = sys.stdout.buffer
+    if jsonl:
+        out.write(dumps(prov))
+    for row in run.rows(cb.documents(list(inputs or []), policy, text_field, id_field)):
+        rows.append(row)
+        if jsonl:
+            out.write(dumps(row))
+        bar.update(1)
+    bar.close()
+    summaries = cb.summarise(rows, [v.label for v in variants])
+    tables = (cb.markdown_table(summaries, family, prov["parameters"]["tokenizer"]) + "\n"
+              + cb.family_table(summaries))
+    if jsonl:
+        for s in summaries:
+            out.write(dumps(s))
+    else:
+        out.write(tables.encode("utf-8"))
+    out.flush()
+    if report is not None:
+        from glyph_cli.bench.report import write_report
+
+        written = write_report(report, prov, rows, summaries, tables, family)
+        log.info(f"report: {', '.join(str(p) for p in written)}")
+    if policy.summary():
+        log.info(policy.summary())
+        raise typer.Exit(1)
+
+
+@bench.command("tasks")
+def tasks(
+    suite: str = typer.Argument(..., help="ruler (generated), mrcr or longbench (read from your files)."),
+    inputs: List[str] = typer.Argument(None, help="MRCR parquet/JSONL files; LongBench JSONL files or folder."),
+    task: List[str] = typer.Option([], "--task", "-t", help="RULER tasks, e.g. niah_single_1,vt (default: all)."),
+    length: List[str] = typer.Option([], "--length", "-l", help="RULER target lengths in tokens, e.g. 4k,8k."),
+    samples: int = typer.Option(1, "--samples", "-n", help="RULER tasks per (task, length)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the generated tasks."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer that measures lengths."),
+    essay: Optional[str] = typer.Option(None, "--essay", help="Prose for RULER's essay haystack (default: the embedded sample)."),
+    haystack: Optional[str] = typer.Option(None, "--haystack", help="Override RULER's needle-task haystack: noise, needle or essay."),
+    dataset: List[str] = typer.Option([], "--dataset", help="LongBench datasets to keep (default: all)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+) -> None:
+    """Write a suite as task records: input documents for `glyph render`, questions and answers as metadata."""
+    from glyph_cli.bench import suites
+    from glyph_cli.streams.io import AtomicFile, dumps
+    from glyph_cli.tokens.text import get_tokenizer
+
+    if samples < 1:
+        from glyph_cli.errors import UsageError
+
+        raise UsageError("--samples must be at least 1")
+    produced = suites.build(suite, inputs=list(inputs or []), tokenizer=tokenizer, tasks=suites.split_names(task),
+                            lengths=suites.parse_lengths(length), samples=samples, seed=seed, essay=essay,
+                            haystack=haystack, datasets=suites.split_names(dataset), limit=limit,
+                            max_length=max_length)
+    name = get_tokenizer(tokenizer).name
+    bar = log.progress(desc=f"{suite} tasks", unit="task")
+    written = 0
+
+    def write_all(fh) -> None:
+        nonlocal written
+        for item in produced:
+            fh.write(dumps(item.to_record(name)))
+            written += 1
+            bar.update(1)
+
+    if output is not None:
+        with AtomicFile(output) as fh:
+            write_all(fh)
+    else:
+        write_all(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    bar.close()
+    log.info(f"wrote {written} {suite} task(s)")
