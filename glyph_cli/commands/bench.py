@@ -126,3 +126,77 @@ def tasks(
         sys.stdout.buffer.flush()
     bar.close()
     log.info(f"wrote {written} {suite} task(s)")
+
+
+@bench.command("accuracy")
+def accuracy(
+    task_files: List[str] = typer.Argument(..., help="Task files written by `glyph bench tasks`."),
+    results: Path = typer.Option(..., "--results", "-r", help="Results JSONL: appended to, and resumed from."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="transformers or openai (default: openai "
+                                          "when --base-url is given)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory. "
+                                        "openai: the served model name."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable with the API key."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    dtype: str = typer.Option("auto", "--dtype", help="transformers: auto, bfloat16, float16, float32."),
+    max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer (Glyph: 8192)."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="Render the contexts with this preset (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="Render the contexts with this config (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Every preset/config at these dpis, e.g. 72,96,120."),
+    as_text: bool = typer.Option(False, "--as-text", help="Also ask the plain-text prompt (the text baseline)."),
+    text_only: bool = typer.Option(False, "--text-only", help="Ask only the plain-text prompt."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the compression ratios."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the summary table and JSONL here too."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a question the backend failed."),
+) -> int:
+    """Ask every task through a backend, score it officially, report score and compression per length."""
+    from glyph_cli.bench import accuracy as acc
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.errors import UsageError
+    from glyph_cli.models.backend import Sampling
+    from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
+
+    policy = log.ErrorPolicy(on_error)
+    arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
+    if as_text or text_only:
+        arms.append(acc.Arm(acc.TEXT_ARM, None))
+    tasks = acc.read_tasks(task_files)
+    backend = backend or ("openai" if base_url else "transformers")
+    sampling = Sampling(max_new_tokens=max_new_tokens)
+    if backend == "openai":
+        from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+
+        engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=concurrency,
+                               api_key_env=api_key_env)
+    elif backend == "transformers":
+        if not model:
+            raise UsageError("the transformers backend needs --model DIR", "or pass --base-url to use a server")
+        from glyph_cli.models.transformers_backend import TransformersBackend
+
+        engine = TransformersBackend.load(model, sampling=sampling, device=device, dtype=dtype)
+    else:
+        raise UsageError(f"--backend must be transformers or openai, not {backend!r}")
+    try:
+        run = acc.AccuracyRun(engine, arms, tokenizer)
+        store = acc.ResultsFile(results)
+        bar = log.progress(total=len(tasks) * len(arms), desc="bench accuracy", unit="answer")
+        for _ in run.run(tasks, store, policy):
+            bar.update(1)
+        bar.close()
+    finally:
+        engine.close()
+    summaries = acc.summarise(store.done.values(), [a.label for a in arms])
+    table = acc.markdown_table(summaries)
+    sys.stdout.write(table)
+    if report is not None:
+        folder = ensure_dir(report)
+        with AtomicFile(folder / "summary.jsonl") as fh:
+            for s in summaries:
+                fh.write(dumps(s))
+        with AtomicFile(folder / "table.md") as fh:
+            fh.write(table.encode("utf-8"))
+    if policy.summary():
+        log.info(policy.summary())
+    return 1 if policy.failed else 0
