@@ -19,6 +19,7 @@ import numpy as np
 
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
+from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
 
@@ -288,9 +289,10 @@ class Typesetter:
                     v0 = max(markers[k] + visible_lead, ln.d_start)
                     v1 = min(markers[k] + visible_lead + visible_len, ln.d_end)
                     if v0 < v1:
-                        xa = ln.pango_line.index_to_x(ln.byte_index(v0), False) / self._Pango.SCALE
-                        xb = ln.pango_line.index_to_x(ln.byte_index(v1), False) / self._Pango.SCALE
-                        lo, hi = min(xa, xb) + ln.x, max(xa, xb) + ln.x
+                        xa = ln.pango_line.index_to_x(ln.byte_index(v0), False)
+                        xb = ln.pango_line.index_to_x(ln.byte_index(v1), False)
+                        lo = min(xa, xb) / self._Pango.SCALE + ln.x
+                        hi = max(xa, xb) / self._Pango.SCALE + ln.x
                         rects.append((int(self.x0 + lo * hx) - 1, int(y * s),
                                       math.ceil(self.x0 + hi * hx) + 1, math.ceil((y + cfg.line_height) * s)))
                     k += 1
@@ -317,4 +319,4 @@ def tool_versions() -> dict:
 
     Pango, _ = _gi()
     return {"glyph": __version__, "pango": Pango.version_string(), "cairo": cairo.cairo_version_string(),
-            "pycairo": cairo.version}
+            "pycairo": cairo.version, "deflate": deflate_version()}

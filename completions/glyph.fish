@@ -1,0 +1,1 @@
+complete --command glyph --no-files --arguments "(env _GLYPH_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) glyph)" --condition "env _GLYPH_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) glyph"

@@ -1,0 +1,115 @@
+"""glyph render: documents (JSONL or plain text) -> typeset pages (a JSONL page stream)."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+from glyph_cli.errors import GlyphError, UsageError
+
+_CFG = "Render config (each overrides --preset and --config)"
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        k, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {value!r}: expected K/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise UsageError(f"--shard {value!r}: need 0 <= K < N")
+    return k, n
+
+
+def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
+    """Stable across runs and machines: depends only on the id."""
+    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
+
+
+def render(
+    inputs: List[str] = typer.Argument(None, help="JSONL or text files; '-' or none reads stdin. .gz/.zst open by extension."),
+    preset: str = typer.Option("glyph", "--preset", "-p", help="glyph (the released best config), dpi72, dpi96 or dpi120."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config file; the official Glyph repo's keys load unchanged."),
+    sample: bool = typer.Option(False, "--sample", help="Render the embedded sample text instead of inputs."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write PNG files and index.jsonl into this directory instead of the stream on stdout."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as JSON and exit."),
+    text_field: str = typer.Option("text", help="JSONL field holding the text."),
+    id_field: str = typer.Option("id", help="JSONL field holding the document id."),
+    input_format: str = typer.Option("auto", "--format", help="auto (by extension; stdin sniffed), jsonl or text."),
+    on_error: str = typer.Option("fail", help="fail: stop at the first bad record (exit 1); skip: report it on stderr and go on."),
+    tokenizer: str = typer.Option("qwen2.5", help="Text tokenizer for counts: qwen2.5 (offline) or a local Hugging Face tokenizer directory."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Render processes; output order is kept."),
+    shard: Optional[str] = typer.Option(None, help="K/N: render only documents whose id hashes to shard K of N (0 <= K < N)."),
+    page_size: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="A4, Letter, Legal, A5, B5, A3, B4, Tabloid or W,H in pt."),
+    dpi: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Raster resolution (72 = Glyph's best trade-off)."),
+    margin_x: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Left/right margin, pt."),
+    margin_y: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Top/bottom margin, pt."),
+    font: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="Font family (fontconfig name)."),
+    font_path: Optional[Path] = typer.Option(None, rich_help_panel=_CFG, help="Font file to use instead of a family."),
+    font_cjk: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="Fallback family for CJK."),
+    font_size: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt."),
+    line_height: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt, at least the font size."),
+    align: Optional[str] = typer.Option(None, "--align", rich_help_panel=_CFG, help="left, right, center or justify."),
+    first_line_indent: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt; negative gives a hanging indent."),
+    letter_spacing: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Extra space between letters, pt."),
+    hscale: Optional[float] = typer.Option(None, "--hscale", rich_help_panel=_CFG, help="Horizontal scale of the text, 0.25-2."),
+    theme: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="document, dark, code or web."),
+    newline: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="break (real line breaks) or marker (an inline visible marker)."),
+    crop: Optional[bool] = typer.Option(None, "--crop/--no-crop", rich_help_panel=_CFG, help="Crop width to the ink and the last page to its last line."),
+    bit_depth: Optional[int] = typer.Option(None, rich_help_panel=_CFG, help="PNG bit depth: 8, 4, 2 or 1."),
+    set_: List[str] = typer.Option(None, "--set", rich_help_panel=_CFG, help="KEY=VALUE for any config key (repeatable), e.g. --set tab_width=8."),
+) -> None:
+    """Typeset documents into page images.
+
+    Writes a page stream on stdout: per document a `doc` record (id, metadata, text, resolved config,
+    fonts with sha256, text tokens, pages) then one `page` record per page (its exact character span,
+    pixel size, visual tokens, PNG as a data URL). A summary goes to stderr.
+
+    Examples:
+
+      glyph render docs.jsonl > pages.jsonl
+
+      glyph render --preset dpi96 --align justify report.txt --out pages/
+
+      zcat logs.jsonl.gz | glyph render --shard 0/4 -j 2 | glyph pack -o logs-0.glyph
+    """
+    from glyph_cli.typeset.config import resolve_config
+
+    overrides = {
+        "page_size": page_size, "dpi": dpi, "margin_x": margin_x, "margin_y": margin_y, "font": font,
+        "font_path": str(font_path) if font_path else None, "font_cjk": font_cjk, "font_size": font_size,
+        "line_height": line_height, "alignment": align, "first_line_indent": first_line_indent,
+        "letter_spacing": letter_spacing, "horizontal_scale": hscale, "theme": theme, "newline": newline,
+        "bit_depth": bit_depth,
+    }
+    if crop is not None:
+        overrides["auto_crop_width"] = overrides["auto_crop_last_page"] = crop
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key.strip()] = value
+    cfg = resolve_config(preset, config, overrides)
+    if print_config:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(cfg.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from glyph_cli.typeset.job import RenderJob, sample_path
+
+    if sample and inputs:
+        raise UsageError("--sample renders the embedded sample; give no input files with it")
+    job = RenderJob(
+        cfg=cfg, inputs=[str(sample_path())] if sample else (inputs or ["-"]), input_format=input_format,
+        text_field=text_field, id_field=id_field, on_error=on_error, tokenizer=tokenizer,
+        workers=workers, shard=_shard(shard), out_dir=out,
+    )
+    job.run()

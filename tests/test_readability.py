@@ -1,0 +1,48 @@
+"""Pages must be readable: a real OCR engine reads dpi96 pages back at >= 98% character accuracy."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import run_glyph
+from glyph_cli.streams.pages import page_png
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def test_edit_distance():
+    assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "ab") == 2 and edit_distance("a", "a") == 0
+
+
+def ocr(png: bytes) -> str:
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    proc = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "6", "-l", "eng"], input=png,
+                          capture_output=True, env=env, check=True, timeout=120)
+    return proc.stdout.decode()
+
+
+def test_dpi96_pages_read_back_at_98_percent(tmp_path):
+    import orjson
+
+    from glyph_cli.typeset.job import sample_path
+
+    paragraphs = sample_path().read_text().split("\n\n")[1:5]
+    text = " ".join(p.replace("\n", " ") for p in paragraphs)[:2500]
+    proc = run_glyph("render", "--preset", "dpi96", input=orjson.dumps({"id": "s", "text": text}), check=True)
+    pages = [orjson.loads(line) for line in proc.stdout.splitlines()][1:]
+    read = " ".join(ocr(page_png(p)) for p in pages)
+    ref, hyp = " ".join(text.split()), " ".join(read.split())
+    accuracy = 1 - edit_distance(ref, hyp) / len(ref)
+    assert accuracy >= 0.98, f"character accuracy {accuracy:.4f}\nOCR: {hyp[:500]}"
