@@ -200,3 +200,74 @@ def accuracy(
     if policy.summary():
         log.info(policy.summary())
     return 1 if policy.failed else 0
+
+
+@bench.command("speed")
+def speed(
+    inputs: List[str] = typer.Argument(None, help="Documents or page streams; none: the embedded sample."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to time (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="A render config file to time (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Every preset/config at these dpis, e.g. 72,96,120."),
+    repeat: int = typer.Option(1, "--repeat", help="Join each document with itself this many times (longer contexts)."),
+    rounds: int = typer.Option(3, "--rounds", help="Render rounds; the median is reported."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the text token counts."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Also time a model: transformers or openai."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
+                                "config, labelled so in the results."),
+    new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="JSONL results on stdout instead of Markdown."),
+) -> None:
+    """Render throughput on this machine; with a backend, prefill and decode of text vs pages."""
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.bench import provenance
+    from glyph_cli.bench import speed as sp
+    from glyph_cli.errors import UsageError
+    from glyph_cli.streams.documents import Document
+    from glyph_cli.streams.io import dumps
+
+    if weights not in ("trained", "random"):
+        raise UsageError("--weights must be trained or random")
+    if repeat < 1 or rounds < 1:
+        raise UsageError("--repeat and --rounds must be at least 1")
+    policy = log.ErrorPolicy("fail")
+    docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
+            for d in cb.documents(list(inputs or []), policy)]
+    variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
+    render_rows = sp.render_throughput(docs, variants, tokenizer, rounds)
+    model_rows: list[dict] = []
+    summary = None
+    described = None
+    if backend or base_url:
+        from glyph_cli.models.backend import Sampling
+
+        sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0)
+        if (backend or "openai") == "openai":
+            from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+
+            engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=1)
+        else:
+            if not model:
+                raise UsageError("the transformers backend needs --model DIR")
+            from glyph_cli.models.transformers_backend import TransformersBackend
+
+            engine = TransformersBackend.load(model, sampling=sampling, device=device)
+        try:
+            model_rows = list(sp.model_timing(engine, sp.model_jobs(docs, variants[0], tokenizer), weights))
+            described = engine.describe()
+        finally:
+            engine.close()
+        summary = sp.model_summary(model_rows)
+    prov = provenance.record("speed", inputs=list(inputs or []) or ["<embedded sample>"], repeat=repeat,
+                             rounds=rounds, tokenizer=tokenizer,
+                             variants=[{"label": v.label, "config_sha256": v.cfg.sha256()} for v in variants],
+                             model=described, weights=weights if described else None)
+    out = sys.stdout.buffer
+    if jsonl:
+        for rec in [prov, *render_rows, *model_rows, *([summary] if summary else [])]:
+            out.write(dumps(rec))
+    else:
+        out.write(sp.markdown(render_rows, model_rows, summary).encode("utf-8"))
+    out.flush()
