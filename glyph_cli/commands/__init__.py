@@ -3,4 +3,5 @@
 # (command name, module, function): the order is the order of `glyph --help`.
 COMMANDS = [
     ("render", "render", "render"),
+    ("bench", "bench", "bench"),
 ]
