@@ -54,9 +54,13 @@ def _global_options(
 def _register() -> None:
     from glyph_cli.commands import COMMANDS
 
-    for name, module_name, func_name in COMMANDS:
-        module = __import__(f"glyph_cli.commands.{module_name}", fromlist=[func_name])
-        app.command(name=name)(getattr(module, func_name))
+    for name, module_name, attr in COMMANDS:
+        module = __import__(f"glyph_cli.commands.{module_name}", fromlist=[attr])
+        target = getattr(module, attr)
+        if isinstance(target, typer.Typer):  # a command group, e.g. `glyph bench compression`
+            app.add_typer(target, name=name)
+        else:
+            app.command(name=name)(target)
 
 
 _register()

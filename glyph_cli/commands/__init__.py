@@ -4,4 +4,5 @@
 COMMANDS = [
     ("render", "render", "render"),
     ("ask", "ask", "ask"),
+    ("bench", "bench", "bench"),
 ]

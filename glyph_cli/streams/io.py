@@ -61,6 +61,12 @@ def loads(line: bytes) -> object:
     return orjson.loads(line)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class AtomicFile:
     """A file that appears under its final name only when closed successfully.
 
@@ -80,6 +86,7 @@ class AtomicFile:
             raise UsageError(f"{self.path}: directory {directory} does not exist")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=directory)
         self._tmp = Path(tmp)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the result should look like any new file
         self.fh = os.fdopen(fd, self.mode)
         return self.fh
 
