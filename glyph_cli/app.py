@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+        if code == 130:  # typer turns KeyboardInterrupt into a silent Exit(130)
+            print("Interrupted", file=sys.stderr)
     except click.exceptions.Abort:
         print("Interrupted", file=sys.stderr)
         code = 130

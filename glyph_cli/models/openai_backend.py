@@ -319,10 +319,11 @@ class OpenAIBackend(Backend):
         return self.model
 
     def describe(self) -> dict:
+        """What a run asks: the model is resolved first, so a record never says null for it."""
         return {
             "backend": self.name,
             "base_url": self.base_url,
-            "model": self.model,
+            "model": self.resolve_model(),
             "concurrency": self.concurrency,
             "max_images": self.max_images,
             "api_key_env": self.api_key_env if "Authorization" in self._headers else None,
