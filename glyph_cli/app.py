@@ -75,13 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-        if code == 130:  # typer turns KeyboardInterrupt into a silent Exit(130)
-            print("Interrupted", file=sys.stderr)
-    except click.exceptions.Abort:
-        print("Interrupted", file=sys.stderr)
-        code = 130
-    except KeyboardInterrupt:
-        print("Interrupted", file=sys.stderr)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         code = 130
     except click.ClickException as exc:
         exc.show(file=sys.stderr)
@@ -96,5 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc(file=sys.stderr)
         print(f"{type(exc).__name__}: {exc} (rerun with -v for the traceback)", file=sys.stderr)
         code = 1
+    if code == 130:
+        print("Interrupted", file=sys.stderr)  # typer turns Ctrl-C into a silent return value of 130
     sys.stdout.flush()
     sys.exit(code)
