@@ -24,7 +24,7 @@ from glyph_cli import log
 from glyph_cli.bench.scoring import score_task
 from glyph_cli.errors import GlyphError, InputError, UsageError
 from glyph_cli.streams.documents import Document
-from glyph_cli.streams.io import dumps, iter_lines, open_binary
+from glyph_cli.streams.io import dumps, iter_objects
 from glyph_cli.typeset.config import RenderConfig
 
 RESULT_VERSION = 1
@@ -47,22 +47,15 @@ def read_tasks(paths: Iterable[str]) -> list[dict]:
     tasks: list[dict] = []
     seen: set[str] = set()
     for path in paths:
-        with open_binary(path) as fh:
-            for line, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    rec = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise InputError(str(path), line, f"malformed JSON: {exc}") from None
-                missing = [k for k in ("id", "text", "metric", "answers", "question") if k not in rec]
-                if missing:
-                    raise InputError(str(path), line, f"not a task record: no {', '.join(missing)}",
-                                     "make task files with `glyph bench tasks`")
-                if str(rec["id"]) in seen:
-                    raise InputError(str(path), line, f"task id {rec['id']!r} appears twice")
-                seen.add(str(rec["id"]))
-                tasks.append(rec)
+        for rec, source, line in iter_objects(path, "task file"):
+            missing = [k for k in ("id", "text", "metric", "answers", "question") if k not in rec]
+            if missing:
+                raise InputError(source, line, f"not a task record: no {', '.join(missing)}",
+                                 "make task files with `glyph bench tasks`")
+            if str(rec["id"]) in seen:
+                raise InputError(source, line, f"task id {rec['id']!r} appears twice")
+            seen.add(str(rec["id"]))
+            tasks.append(rec)
     return tasks
 
 

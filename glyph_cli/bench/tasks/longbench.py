@@ -15,12 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import orjson
 
 from glyph_cli.bench.scoring import LONGBENCH_METRICS
 from glyph_cli.bench.tasks import Counter, Task
 from glyph_cli.errors import InputError, UsageError
-from glyph_cli.streams.io import display_name, iter_lines, open_binary
+from glyph_cli.streams.io import iter_objects
 
 REQUIRED = ("input", "context", "answers")
 
@@ -73,21 +72,12 @@ def load(paths: Iterable[str], count: Counter | None = None, datasets: Iterable[
         raise UsageError("no LongBench files given", "name the dataset .jsonl files or the folder holding them")
     per_dataset: dict[str, int] = {}
     for path in files:
-        source = display_name(path)
-        with open_binary(path) as fh:
-            for line, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise InputError(source, line, f"malformed JSON: {exc}") from None
-                if not isinstance(row, dict):
-                    raise InputError(source, line, "expected a JSON object")
-                dataset = dataset_of(path, row)
-                if wanted is not None and dataset not in wanted:
-                    continue
-                if limit is not None and per_dataset.get(dataset, 0) >= limit:
-                    continue
-                per_dataset[dataset] = per_dataset.get(dataset, 0) + 1
-                yield task_from_row(row, dataset, source, line, count)
+        for row, source, line in iter_objects(path, "LongBench file"):
+            dataset = dataset_of(path, row)
+            if wanted is not None and dataset not in wanted:
+                continue
+            if limit is not None and per_dataset.get(dataset, 0) >= limit:
+                continue
+            per_dataset[dataset] = per_dataset.get(dataset, 0) + 1
+            yield task_from_row(row, dataset, source, line, count)
+

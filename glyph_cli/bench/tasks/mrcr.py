@@ -19,7 +19,7 @@ import orjson
 
 from glyph_cli.bench.tasks import Counter, Task
 from glyph_cli.errors import InputError, UsageError
-from glyph_cli.streams.io import display_name, iter_lines, open_binary
+from glyph_cli.streams.io import display_name, iter_objects
 
 ROLES = {"user": "User", "assistant": "Assistant", "system": "System"}
 MAX_NEW_TOKENS = 8192  # Glyph's evaluation budget; MRCR answers are whole poems and posts
@@ -38,18 +38,8 @@ def _rows(path: str) -> Iterator[tuple[dict, int]]:
         for number, row in enumerate(table.to_pylist(), start=1):
             yield row, number
         return
-    source = display_name(path)
-    with open_binary(path) as fh:
-        for number, raw in enumerate(iter_lines(fh), start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(source, number, f"malformed JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise InputError(source, number, "expected a JSON object")
-            yield row, number
+    for row, _source, number in iter_objects(path, "MRCR file"):
+        yield row, number
 
 
 def conversation_text(messages: list[dict]) -> str:
