@@ -54,9 +54,13 @@ def _global_options(
 def _register() -> None:
     from glyph_cli.commands import COMMANDS
 
-    for name, module_name, func_name in COMMANDS:
-        module = __import__(f"glyph_cli.commands.{module_name}", fromlist=[func_name])
-        app.command(name=name)(getattr(module, func_name))
+    for name, module_name, attr in COMMANDS:
+        module = __import__(f"glyph_cli.commands.{module_name}", fromlist=[attr])
+        target = getattr(module, attr)
+        if isinstance(target, typer.Typer):  # a command group, e.g. `glyph bench compression`
+            app.add_typer(target, name=name)
+        else:
+            app.command(name=name)(target)
 
 
 _register()
@@ -71,11 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        print("Interrupted", file=sys.stderr)
-        code = 130
-    except KeyboardInterrupt:
-        print("Interrupted", file=sys.stderr)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         code = 130
     except click.ClickException as exc:
         exc.show(file=sys.stderr)
@@ -90,5 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc(file=sys.stderr)
         print(f"{type(exc).__name__}: {exc} (rerun with -v for the traceback)", file=sys.stderr)
         code = 1
+    if code == 130:
+        print("Interrupted", file=sys.stderr)  # typer turns Ctrl-C into a silent return value of 130
     sys.stdout.flush()
     sys.exit(code)

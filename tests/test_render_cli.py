@@ -191,3 +191,15 @@ def test_a_single_10mb_record(tmp_path):
     first = orjson.loads(proc.stdout[:proc.stdout.index(b"\n")])
     assert first["chars"] == len(text) and first["pages"] > 1000
     assert proc.stdout.count(b'"type":"page"') == first["pages"]
+
+
+def test_ctrl_c_exits_130_and_says_so():
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "render", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=glyph_env())
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"Interrupted" in err and out == b""

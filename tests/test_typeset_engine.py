@@ -215,3 +215,26 @@ def test_combining_marks_without_a_break_still_make_progress():
     doc, pages = render(text)
     check_spans(doc, pages)
     assert unicodedata.combining(text[1])
+
+
+@pytest.mark.parametrize("overrides", [{}, {"alignment": "justify"}, {"letter_spacing": 0.5},
+                                       {"horizontal_scale": 0.8, "alignment": "justify"}])
+def test_every_marker_is_as_wide_as_the_precomputed_marker_width(overrides):
+    from gi.repository import Pango
+
+    cfg = resolve_config("glyph", overrides=overrides)
+    ts = engine.Typesetter(cfg)
+    text = "\n".join(f"line {i} " + "word " * (i % 37) for i in range(400))
+    prep = prepare(text, newline="marker", marker_text=cfg.marker_text, tab_width=4)
+    lead = len(cfg.marker_text) - len(cfg.marker_text.lstrip())
+    visible = len(cfg.marker_text.strip())
+    checked = 0
+    for ln in ts.lines(prep.display):
+        for m in prep.markers:
+            v0 = m + lead
+            if ln.d_start <= v0 and v0 + visible <= ln.d_end:
+                a = ln.pango_line.index_to_x(ln.byte_index(v0), False)
+                b = ln.pango_line.index_to_x(ln.byte_index(v0 + visible), False)
+                assert abs((b - a) / Pango.SCALE - ts.marker_width) <= ts.marker_slack + 0.01
+                checked += 1
+    assert checked > 300

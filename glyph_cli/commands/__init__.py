@@ -7,4 +7,6 @@ COMMANDS = [
     ("unpack", "unpack", "unpack"),
     ("ls", "ls", "ls"),
     ("verify", "verify", "verify"),
+    ("ask", "ask", "ask"),
+    ("bench", "bench", "bench"),
 ]

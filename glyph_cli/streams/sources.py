@@ -1,0 +1,83 @@
+"""Every kind of input a model stage reads, as (doc record, its page records) per document.
+
+- a page stream (`glyph render` output, a file or stdin): read as it stands;
+- input documents to render on the fly, when a render config is given (`--preset`, `--render-config`);
+  with `text_only` they are not rendered at all: the text baseline needs only the doc's text.
+
+Consumers see one shape whatever the source, so a new source (page bundles) is one more branch here.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from glyph_cli import log
+from glyph_cli.errors import GlyphError, InputError
+from glyph_cli.streams.documents import Document, read_documents
+from glyph_cli.streams.pages import STREAM_VERSION, iter_documents
+from glyph_cli.typeset.config import RenderConfig
+
+
+def text_record(doc: Document) -> dict:
+    """A doc record for a document that is not rendered: just what the text baseline needs."""
+    return {"type": "doc", "v": STREAM_VERSION, "id": doc.id, "meta": doc.meta, "text": doc.text,
+            "chars": len(doc.text), "pages": 0}
+
+
+def rendered(docs: Iterable[Document], cfg: RenderConfig, tokenizer: str,
+             policy: log.ErrorPolicy) -> Iterator[tuple[dict, list[dict]]]:
+    from glyph_cli.typeset.job import make_renderer
+
+    renderer = make_renderer(cfg, tokenizer)
+    for doc in docs:
+        try:
+            records = list(renderer.render(doc))
+        except GlyphError as exc:
+            policy.record_failed(exc)
+            continue
+        except Exception as exc:  # one document that cannot be rendered is that record's failure
+            policy.record_failed(InputError(doc.source, doc.line,
+                                            f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}"))
+            continue
+        yield records[0], records[1:]
+
+
+def _page_streams(paths: list[str]) -> Iterator[tuple[dict, list[dict]]]:
+    started = False
+    try:
+        for pair in iter_documents(paths):
+            started = True
+            yield pair
+    except InputError as exc:
+        if not started:  # most likely input documents given where pages were expected
+            exc.hint = ("feed the output of glyph render, or pass -p/--preset to render input documents "
+                        "on the fly")
+        raise
+
+
+def iter_inputs(paths: Iterable[str], *, render: RenderConfig | None = None, text_only: bool = False,
+                policy: log.ErrorPolicy | None = None, tokenizer: str = "qwen2.5", input_format: str = "auto",
+                text_field: str = "text", id_field: str = "id") -> Iterator[tuple[dict, list[dict]]]:
+    """(doc record, pages) per document of `paths` (`-` or none: stdin).
+
+    Without `render` the inputs are page streams. With it they are input documents, rendered with
+    that config, or only read when `text_only`. Bad documents go to `policy`.
+    """
+    policy = policy or log.ErrorPolicy("fail")
+    paths = list(paths)
+    if render is None:
+        yield from _page_streams(paths)
+        return
+
+    def documents() -> Iterator[Document]:
+        for item in read_documents(paths, fmt=input_format, text_field=text_field, id_field=id_field):
+            if isinstance(item, InputError):
+                policy.record_failed(item)
+            else:
+                yield item
+
+    if text_only:
+        for doc in documents():
+            yield text_record(doc), []
+    else:
+        yield from rendered(documents(), render, tokenizer, policy)

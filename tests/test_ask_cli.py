@@ -1,0 +1,183 @@
+"""`glyph ask` through the real entry point, against the local test server."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from fake_openai_server import FakeServer
+from page_streams import page_stream
+
+DOCS = [("a", "Alpha text.", 1), ("b", "Bravo text.", 2), ("c", "Charlie text.", 3)]
+
+
+@pytest.fixture
+def server():
+    srv = FakeServer().start()
+    yield srv
+    srv.stop()
+
+
+def lines(out: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in out.splitlines()]
+
+
+def test_pages_on_stdin_answers_on_stdout(glyph, server):
+    proc = glyph("ask", "--base-url", server.base_url, "-q", "Who?", "-q", "When?", input=page_stream(DOCS))
+    assert proc.returncode == 0, proc.stderr
+    recs = lines(proc.stdout)  # stdout holds only answer records
+    assert [(r["id"], r["doc"], r["question"]) for r in recs] == [
+        ("a:0", "a", "Who?"), ("a:1", "a", "When?"), ("b:0", "b", "Who?"), ("b:1", "b", "When?"),
+        ("c:0", "c", "Who?"), ("c:1", "c", "When?")]
+    assert all(r["type"] == "answer" and r["answer"].startswith("ANSWER[") for r in recs)
+    assert sorted(r["images"] for r in server.requests) == [1, 1, 2, 2, 3, 3]
+    assert b"answered 6 question(s)" in proc.stderr
+
+
+def test_questions_file_output_file_and_meta(glyph, server, tmp_path):
+    pages = tmp_path / "pages.jsonl"
+    pages.write_bytes(page_stream(DOCS))
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"id": "q1", "doc": "c", "question": "Third?", "answers": ["x"]}\n'
+                  '{"id": 2, "doc": "a", "question": "First?", "answers": ["y"]}\n')
+    out = tmp_path / "answers.jsonl"
+    proc = glyph("ask", str(pages), "--questions", str(qa), "--base-url", server.base_url, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b""
+    recs = lines(out.read_bytes())
+    assert [(r["id"], r["doc"], r["meta"]) for r in recs] == [("2", "a", {"answers": ["y"]}),
+                                                               ("q1", "c", {"answers": ["x"]})]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_documents_as_text_without_rendering(glyph, server, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "The key is 7."}\n{"id": "y", "text": "The key is 8."}\n')
+    proc = glyph("ask", str(docs), "--preset", "glyph", "--as-text", "-q", "Key?", "--base-url", server.base_url)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["mode"], r["pages"]) for r in lines(proc.stdout)] == [("text", None), ("text", None)]
+    sent = sorted(r["body"]["messages"][0]["content"][0]["text"] for r in server.requests)
+    assert sent == ["The key is 7.\n\nKey?", "The key is 8.\n\nKey?"]
+
+
+def test_documents_without_a_preset_get_a_hint(glyph, server, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "The key is 7."}\n')
+    proc = glyph("ask", str(docs), "-q", "Key?", "--base-url", server.base_url)
+    assert proc.returncode == 1
+    assert b"docs.jsonl:1: not a page-stream record" in proc.stderr and b"--preset" in proc.stderr
+
+
+def test_template_file_and_key_from_env(glyph, server, tmp_path):
+    tpl = tmp_path / "t.txt"
+    tpl.write_text("Pages:\n{context}\nQ: {question}\n")
+    env_key = {"GLYPH_KEY": "k-123"}
+    from conftest import glyph_env
+
+    proc = glyph("ask", "--base-url", server.base_url, "-q", "Who?", "--template", str(tpl),
+                 "--api-key-env", "GLYPH_KEY", input=page_stream(DOCS[:1]), env=glyph_env(**env_key))
+    assert proc.returncode == 0, proc.stderr
+    [req] = server.requests
+    content = req["body"]["messages"][0]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text"]
+    assert (content[0]["text"], content[2]["text"]) == ("Pages:\n", "\nQ: Who?")
+    assert req["authorization"] == "Bearer k-123"
+    assert lines(proc.stdout)[0]["run"]["template"]["source"] == str(tpl)
+
+
+def test_a_failed_question_stops_the_run_or_is_skipped(glyph, server):
+    server.plan("Who?", "400")
+    proc = glyph("ask", "--base-url", server.base_url, "-q", "Who?", "-q", "When?", input=page_stream(DOCS[:1]))
+    assert proc.returncode == 1
+    assert b"GlyphError: question 'a:0' on document 'a': HTTP 400" in proc.stderr
+    assert lines(proc.stdout) == []
+    server.plan("Who?", "400")
+    proc = glyph("ask", "--base-url", server.base_url, "-q", "Who?", "-q", "When?", "--on-error", "skip",
+                 input=page_stream(DOCS[:1]))
+    assert proc.returncode == 1  # never 0 after a partial failure
+    assert [r["id"] for r in lines(proc.stdout)] == ["a:1"]
+    assert b"1 record(s) skipped" in proc.stderr
+
+
+def test_max_images(glyph, server):
+    proc = glyph("ask", "--base-url", server.base_url, "-q", "Q", "--max-images", "2", input=page_stream(DOCS))
+    assert proc.returncode == 1
+    assert b"document 'c' has 3 pages, more than --max-images 2 allows" in proc.stderr
+    assert [r["doc"] for r in lines(proc.stdout)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-q", "Q"], b"--model DIR"),
+    (["--base-url", "http://127.0.0.1:9/v1"], b"-q TEXT or --questions FILE"),
+    (["-q", "Q", "--questions", "x.jsonl", "--base-url", "http://127.0.0.1:9/v1"], b"one of the two"),
+    (["-q", "Q", "--backend", "nope"], b"--backend must be one of"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--concurrency", "0"], b"--concurrency"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--top-p", "2"], b"--top-p"),
+    (["-q", "Q", "-m", "/nonexistent/model"], b"no such directory"),
+    (["--questions", "-", "--base-url", "http://127.0.0.1:9/v1"], b"stdin cannot hold both"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "--set", "dpi"], b"expected KEY=VALUE"),
+    (["-q", "Q", "--base-url", "http://127.0.0.1:9/v1", "-p", "nope"], b"unknown preset"),
+])
+def test_bad_usage_exits_2(glyph, args, message):
+    proc = glyph("ask", *args, input=b"")
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert proc.stdout == b""
+
+
+def test_help_does_not_import_torch(glyph):
+    proc = glyph("ask", "--help")
+    assert proc.returncode == 0 and b"--as-text" in proc.stdout
+    import subprocess
+    import sys
+
+    from conftest import glyph_env
+
+    check = ("import sys; from glyph_cli.app import app; import glyph_cli.commands.ask, glyph_cli.models.ask, "
+             "glyph_cli.models.openai_backend, glyph_cli.models.transformers_backend; "
+             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, env=glyph_env(), check=True)
+    assert out.stdout.strip() == b"[]"
+
+
+def test_documents_rendered_on_the_fly_match_glyph_render(glyph, server, tmp_path):
+    pytest.importorskip("glyph_cli.tokens.text")  # the renderer counts text tokens
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "' + "The pass key is 7. " * 1000 + '"}\n')
+    rendered = glyph("render", str(docs), "--preset", "glyph")
+    assert rendered.returncode == 0, rendered.stderr
+    piped = glyph("ask", "-q", "Key?", "--base-url", server.base_url, input=rendered.stdout)
+    on_the_fly = glyph("ask", str(docs), "--preset", "glyph", "-q", "Key?", "--base-url", server.base_url)
+    assert piped.returncode == on_the_fly.returncode == 0, on_the_fly.stderr
+    first, second = (r["body"]["messages"][0]["content"] for r in server.requests)
+    assert first == second  # the same pages, byte for byte
+    pages = [orjson.loads(line) for line in rendered.stdout.splitlines()][0]["pages"]
+    assert pages >= 2 and len(first) == pages + 1
+    assert lines(on_the_fly.stdout)[0]["pages"] == pages
+
+
+def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import glyph_env
+
+    server.hang_s = 10
+    server.plan("Q", "hang")
+    out = tmp_path / "answers.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "ask", "--base-url", server.base_url, "-q", "Q",
+                             "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=glyph_env())
+    proc.stdin.write(page_stream(DOCS[:1]))
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.requests, "the request never arrived"
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    assert time.monotonic() - start < 5  # does not wait for the request still out
+    assert b"Traceback" not in proc.stderr.read()
+    assert list(tmp_path.iterdir()) == []

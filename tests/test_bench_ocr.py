@@ -1,0 +1,95 @@
+"""CER and page references by hand; the two readers on a page drawn here."""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+
+import pytest
+
+from glyph_cli.bench import ocr
+
+
+def _table_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+        prev = cur
+    return prev[-1]
+
+
+def test_levenshtein_by_hand():
+    assert ocr.levenshtein("kitten", "sitting") == 3
+    assert ocr.levenshtein("", "abc") == 3 and ocr.levenshtein("abc", "") == 3
+    assert ocr.levenshtein("flaw", "lawn") == 2
+
+
+def test_levenshtein_matches_the_table_on_random_strings():
+    rng = random.Random(5)
+    for _ in range(400):
+        a = "".join(rng.choice("ab c\n") for _ in range(rng.randint(0, 70)))
+        b = "".join(rng.choice("ab c\n") for _ in range(rng.randint(0, 70)))
+        assert ocr.levenshtein(a, b) == _table_distance(a, b)
+
+
+def test_page_reference_shows_markers_and_ignores_layout_whitespace():
+    text = "Intro\nsoft\u00adhy  phen\tend\nnext page"
+    span = (0, text.index("next"))
+    assert ocr.page_reference(text, span, "marker", " \\n ") == "Intro \\n softhy phen end \\n"
+    assert ocr.page_reference(text, span, "break") == "Intro softhy phen end"
+    assert ocr.page_reference(text, (span[1], len(text)), "break") == "next page"
+
+
+def test_cer_by_hand():
+    score = ocr.score_page("hello world", "helo  world\n")  # one deletion in 11 characters
+    assert (score.edits, score.ref_chars) == (1, 11)
+    assert score.cer == pytest.approx(1 / 11)
+    assert ocr.score_page("", "").cer == 0.0 and ocr.score_page("", "x").cer == 1.0
+
+
+def _page(text: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("DejaVuSans.ttf", 28)
+    image = Image.new("L", (900, 160), 255)
+    ImageDraw.Draw(image).multiline_text((20, 20), text, font=font, fill=0, spacing=12)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+TEXT = "The quick brown fox jumps\nover the lazy dog 1234."
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_tesseract_reads_a_clear_page():
+    reader = ocr.make_reader("tesseract")
+    assert ocr.score_page(ocr.normalize_ocr(TEXT), reader.read(_page(TEXT))).cer < 0.05
+    assert reader.version().startswith("tesseract")
+
+
+@pytest.mark.slow
+def test_rapidocr_reads_a_clear_page_in_order():
+    pytest.importorskip("rapidocr")
+    reader = ocr.make_reader("rapidocr")
+    got = reader.read(_page(TEXT))
+    assert got.index("quick") < got.index("lazy")
+    assert ocr.score_page(ocr.normalize_ocr(TEXT), got).cer < 0.1
+
+
+def test_reading_order_groups_boxes_into_lines():
+    boxes = [[(300, 52), (400, 52), (400, 70), (300, 70)],  # line 2, right
+             [(10, 10), (100, 10), (100, 28), (10, 28)],    # line 1, left
+             [(10, 50), (200, 50), (200, 68), (10, 68)],    # line 2, left
+             [(120, 12), (220, 12), (220, 30), (120, 30)]]  # line 1, right
+    assert ocr._reading_order(boxes, ["d", "a", "c", "b"]) == ["a b", "c d"]
+
+
+def test_unknown_reader_is_a_usage_error():
+    from glyph_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="tesseract, rapidocr"):
+        ocr.make_reader("easyocr")
