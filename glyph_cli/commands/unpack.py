@@ -27,7 +27,7 @@ def unpack(
 
     Examples:
 
-      glyph unpack docs.glyph | glyph ask "What changed?"
+      glyph unpack docs.glyph | glyph ask -m ./Glyph -q "What changed?"
 
       glyph unpack docs.glyph --text > docs.jsonl
 
