@@ -9,7 +9,7 @@ the whole window. On real 72-dpi prose this stores a page in under a fifth of a 
 (benchmarks/bench_bundle.py).
 
 The PNG is only stored this way after deflating the scanlines again here gave back exactly its
-bytes (glyph's encoder uses ISA-L; zlib's levels are tried too); anything else (another encoder,
+bytes (glyph's encoder uses libdeflate; ISA-L's and zlib's levels are tried too); anything else (another encoder,
 interlacing) is stored as the PNG bytes.
 """
 
@@ -31,17 +31,22 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 # The deflate encoders a page may have been made with, by the FLEVEL bits of its zlib header:
-# glyph's own encoder uses ISA-L (levels 0-3); zlib covers PNGs from most other tools.
+# glyph's own encoder is libdeflate (tried first); ISA-L and zlib cover PNGs from other tools.
 _CANDIDATES_BY_FLEVEL = {
-    0: (("isal", 0), ("zlib", 1), ("zlib", 0)),
-    1: (("isal", 1), ("isal", 2), ("isal", 3), ("zlib", 2), ("zlib", 3), ("zlib", 4), ("zlib", 5)),
-    2: (("zlib", 6),),
-    3: (("zlib", 7), ("zlib", 8), ("zlib", 9)),
+    0: (("libdeflate", 1), ("libdeflate", 0), ("isal", 0), ("zlib", 1), ("zlib", 0)),
+    1: (("libdeflate", 2), ("libdeflate", 3), ("libdeflate", 4), ("libdeflate", 5), ("isal", 1), ("isal", 2),
+        ("isal", 3), ("zlib", 2), ("zlib", 3), ("zlib", 4), ("zlib", 5)),
+    2: (("libdeflate", 6), ("zlib", 6)),
+    3: tuple(("libdeflate", level) for level in range(7, 13)) + (("zlib", 7), ("zlib", 8), ("zlib", 9)),
 }
-DEFLATE_LEVELS = {"zlib": range(10), "isal": range(4)}
+DEFLATE_LEVELS = {"zlib": range(10), "isal": range(4), "libdeflate": range(13)}
 
 
 def deflate(data: bytes, encoder: str, level: int) -> bytes:
+    if encoder == "libdeflate":
+        import deflate as libdeflate
+
+        return libdeflate.zlib_compress(data, level)
     if encoder == "isal":
         from isal import isal_zlib
 
@@ -50,9 +55,9 @@ def deflate(data: bytes, encoder: str, level: int) -> bytes:
 
 
 def deflate_versions() -> dict:
-    import isal
+    from importlib.metadata import version
 
-    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "isal": isal.__version__}
+    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "isal": version("isal"), "libdeflate": version("deflate")}
 
 
 class PageCodecError(ValueError):

@@ -265,7 +265,7 @@ def _check(cfg: RenderConfig) -> None:
     need(cfg.fg_color != cfg.bg_color, "fg_color and bg_color are the same: the text would be invisible")
     need(1 <= cfg.tab_width <= 16, f"tab_width must be 1..16, got {cfg.tab_width}")
     need(cfg.bit_depth in BIT_DEPTHS, f"bit_depth must be one of {BIT_DEPTHS}, got {cfg.bit_depth}")
-    need(0 <= cfg.png_level <= 3, f"png_level must be 0..3 (ISA-L deflate levels), got {cfg.png_level}")
+    need(0 <= cfg.png_level <= 12, f"png_level must be 0..12 (libdeflate levels), got {cfg.png_level}")
     need(bool(cfg.font.strip()) or bool(cfg.font_path), "font is empty")
     need(cfg.newline == "break" or "\n" not in cfg.marker_text, "marker_text cannot contain a newline")
     if cfg.font_path:
