@@ -181,3 +181,34 @@ def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
     assert time.monotonic() - start < 5  # does not wait for the request still out
     assert b"Traceback" not in proc.stderr.read()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_is_read_like_the_page_stream_it_holds(glyph, server, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "x", "text": "The key is 7."}\n{"id": "y", "text": "The key is 8.\\nSecond line."}\n')
+    stream = glyph("render", str(docs), check=True).stdout
+    bundle = tmp_path / "docs.glyph"
+    glyph("pack", "-o", str(bundle), input=stream, check=True)
+    answers = {}
+    for name, args, stdin in [("stream", [], stream), ("bundle file", [str(bundle)], None),
+                              ("bundle on stdin", [], bundle.read_bytes())]:
+        proc = glyph("ask", *args, "-q", "Key?", "--base-url", server.base_url, input=stdin)
+        assert proc.returncode == 0, (name, proc.stderr)
+        answers[name] = [(r["doc"], r["pages"], r["answer"]) for r in lines(proc.stdout)]
+    assert answers["stream"] == answers["bundle file"] == answers["bundle on stdin"]
+    assert [doc for doc, _, _ in answers["bundle file"]] == ["x", "y"]
+    # the server saw the same images either way
+    images = sorted(str(r["body"]["messages"][0]["content"][:-1]) for r in server.requests)
+    assert images[0::3] == images[1::3] == images[2::3]
+
+
+def test_a_damaged_bundle_fails_with_what_is_damaged(glyph, server, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(f'{{"id": "d{i}", "text": "document {i} " }}\n' for i in range(3)))
+    bundle = tmp_path / "docs.glyph"
+    glyph("pack", "-o", str(bundle), input=glyph("render", str(docs), check=True).stdout, check=True)
+    data = bundle.read_bytes()
+    (tmp_path / "cut.glyph").write_bytes(data[: len(data) // 2])
+    proc = glyph("ask", str(tmp_path / "cut.glyph"), "-q", "Key?", "--base-url", server.base_url)
+    assert proc.returncode == 1
+    assert b"cut.glyph" in proc.stderr

@@ -244,6 +244,20 @@ class Unpacker:
         return result
 
     def _copy(self, reader: BundleReader, sink: _Sink, result: UnpackResult, found: set[str]) -> None:
+        for event in self._documents(reader, result, found):
+            kind = event[0]
+            if kind == "begin":
+                sink.begin(event[1])
+            elif kind == "page":
+                sink.page(event[1], event[2])
+            elif kind == "commit":
+                sink.commit()
+            else:
+                sink.discard()
+
+    def _documents(self, reader: BundleReader, result: UnpackResult, found: set[str]) -> Iterator[tuple]:
+        """("begin", doc record), ("page", page record, png), then ("commit",) for an intact document
+        or ("discard",) for a damaged one, in bundle order."""
         current: DocEntry | None = None
         select = None if self.selected is None else (lambda record: record.get("id") in self.selected)
         with log.progress(desc="unpack", unit="page") as bar:
@@ -253,7 +267,7 @@ class Unpacker:
                     if wanted:
                         found.add(event.record.get("id"))
                         current = event
-                        sink.begin(event.record)
+                        yield ("begin", event.record)
                 elif isinstance(event, PageEntry):
                     if current is None or event.n != current.n:
                         continue
@@ -267,23 +281,47 @@ class Unpacker:
                     elif isinstance(png, RecordError):
                         damage = reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
                         log.warn(f"{self.source}: damaged: {damage.message}")
-                        sink.discard()
+                        yield ("discard",)
                         current = None
                         continue
                     if png is not None:
-                        sink.page(event.record, png)
+                        yield ("page", event.record, png)
                         result.pages += 1
                         bar.update(1)
                 elif isinstance(event, DocEnd):
                     if current is not None and event.n == current.n:
-                        sink.commit()
+                        yield ("commit",)
                         result.docs += 1
                     current = None
                 elif isinstance(event, Damage):
                     log.warn(f"{self.source}: damaged: {event.message}")
                     if current is not None and event.n == current.n:
-                        sink.discard()
+                        yield ("discard",)
                         current = None
+
+    def documents(self) -> Iterator[tuple[dict, list[dict]]]:
+        """(doc record, page records) per intact document, as `glyph render` wrote them: the pull
+        form of unpacking, for stages that read bundles directly (glyph ask). Memory holds one
+        document. Damage ends the read with a BundleError once the intact documents before it are out."""
+        result = UnpackResult()
+        with open_bundle(self.path) as fh:
+            reader = BundleReader(fh, source=self.source, limits=self.limits, salvage=self.salvage, pixels=True)
+            doc: dict | None = None
+            pages: list[dict] = []
+            for event in self._documents(reader, result, set()):
+                kind = event[0]
+                if kind == "begin":
+                    doc, pages = event[1], []
+                elif kind == "page":
+                    pages.append(restore_page(event[1], event[2]))
+                elif kind == "commit":
+                    yield doc, pages
+                    doc, pages = None, []
+                else:
+                    doc, pages = None, []
+        if reader.damages and not self.salvage:
+            raise BundleError(damage_report(self.source, reader.damages),
+                              "glyph verify lists the damage; glyph unpack --salvage recovers intact documents")
 
 
 def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> UnpackResult:

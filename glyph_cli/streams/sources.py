@@ -1,10 +1,11 @@
 """Every kind of input a model stage reads, as (doc record, its page records) per document.
 
 - a page stream (`glyph render` output, a file or stdin): read as it stands;
+- a page bundle (`glyph pack` output): unpacked as it is read, one document in memory at a time;
 - input documents to render on the fly, when a render config is given (`--preset`, `--render-config`);
   with `text_only` they are not rendered at all: the text baseline needs only the doc's text.
 
-Consumers see one shape whatever the source, so a new source (page bundles) is one more branch here.
+Consumers see one shape whatever the source.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterable, Iterator
 from glyph_cli import log
 from glyph_cli.errors import GlyphError, InputError
 from glyph_cli.streams.documents import Document, read_documents
+from glyph_cli.streams.io import STDIO
 from glyph_cli.streams.pages import STREAM_VERSION, iter_documents
 from glyph_cli.typeset.config import RenderConfig
 
@@ -43,16 +45,24 @@ def rendered(docs: Iterable[Document], cfg: RenderConfig, tokenizer: str,
 
 
 def _page_streams(paths: list[str]) -> Iterator[tuple[dict, list[dict]]]:
-    started = False
-    try:
-        for pair in iter_documents(paths):
-            started = True
-            yield pair
-    except InputError as exc:
-        if not started:  # most likely input documents given where pages were expected
-            exc.hint = ("feed the output of glyph render, or pass -p/--preset to render input documents "
-                        "on the fly")
-        raise
+    """Page streams and page bundles (`glyph pack` output), each input by what it holds."""
+    from glyph_cli.bundle.pack import input_is_bundle
+    from glyph_cli.bundle.unpack import Unpacker
+
+    for path in paths or [STDIO]:
+        if input_is_bundle(path):
+            yield from Unpacker(path).documents()
+            continue
+        started = False
+        try:
+            for pair in iter_documents([path]):
+                started = True
+                yield pair
+        except InputError as exc:
+            if not started:  # most likely input documents given where pages were expected
+                exc.hint = ("feed the output of glyph render or a bundle from glyph pack, or pass -p/--preset "
+                            "to render input documents on the fly")
+            raise
 
 
 def iter_inputs(paths: Iterable[str], *, render: RenderConfig | None = None, text_only: bool = False,
