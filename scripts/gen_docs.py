@@ -50,8 +50,8 @@ def man_page() -> str:
         out += [f".SS glyph {name}", ".nf", _roff_escape(cmd.get_help(sub)), ".fi"]
     out += [
         ".SH EXIT STATUS",
-        "0 success; 1 failure (any record failed under --on-error fail); 2 bad usage or configuration; "
-        "130 interrupted.",
+        "0 success; 1 failure (any record failed under --on-error fail; a damaged or incomplete bundle); "
+        "2 bad usage or configuration; 130 interrupted.",
         ".SH FILES",
         "Record formats: docs/FORMATS.md in the source tree.",
     ]
