@@ -89,6 +89,8 @@ def test_speed_table(glyph):
     rows = _jsonl(out)
     assert rows[0]["type"] == "provenance" and rows[1]["type"] == "render_speed"
     assert rows[1]["pages"] >= 1 and rows[1]["pages_per_s"] > 0
+    assert rows[1]["pack_pages_per_s"] > 0 and rows[1]["unpack_pages_per_s"] > 0
+    assert 0 < rows[1]["bundle_kb_per_page"] < rows[1]["png_mb"] * 1000 / rows[1]["pages"] + 4
 
 
 def test_usage_errors_exit_2(glyph):

@@ -1,7 +1,9 @@
-"""`glyph bench speed`: render throughput on this machine, and prefill/decode time of a model reading
-the same context as text and as pages.
+"""`glyph bench speed`: render, pack and unpack throughput on this machine, and prefill/decode time
+of a model reading the same context as text and as pages.
 
-Render rounds draw and encode every page (the work `glyph render` does, without writing it). Model
+Render rounds draw and encode every page (the work `glyph render` does, without writing it). The
+pages of the last round are then packed into a bundle and unpacked again, each timed on one thread
+(the work `glyph pack` and `glyph unpack` do, files on a temporary directory). Model
 timing goes through a backend: prefill is the time to the first token, decode the rate after it.
 A model with random weights (a real architecture, for timing only) must be labelled so with
 `weights="random"`; the label is in every row and in the table.
@@ -20,30 +22,62 @@ SPEED_QUESTION = "Summarise the text above in one sentence."
 
 
 def render_throughput(docs: list[Document], variants: list[Variant], tokenizer: str, rounds: int = 3) -> list[dict]:
-    """Per variant: the median round's pages/s and characters/s (every page drawn and PNG-encoded)."""
+    """Per variant: the median round's pages/s and characters/s (every page drawn and PNG-encoded),
+    then pack and unpack pages/s and bundle bytes per page for those pages."""
     from glyph_cli.typeset.job import make_renderer
 
     rows = []
     chars = sum(len(d.text) for d in docs)
     for variant in variants:
         renderer = make_renderer(variant.cfg, tokenizer)
-        times, pages, png_bytes = [], 0, 0
+        times, pages, png_bytes, stream = [], 0, 0, []
         for _ in range(rounds):
             pages = png_bytes = 0
+            stream = []
             started = time.perf_counter()
             for doc in docs:
                 for rec in renderer.render(doc):
+                    stream.append(rec)
                     if rec["type"] == "page":
                         pages += 1
                         png_bytes += len(rec["image"]) * 3 // 4  # base64 -> bytes
             times.append(time.perf_counter() - started)
         seconds = statistics.median(times)
-        rows.append({"type": "render_speed", "variant": variant.label, "dpi": variant.cfg.dpi, "docs": len(docs),
-                     "pages": pages, "chars": chars, "rounds": rounds, "seconds_median": round(seconds, 4),
-                     "seconds_all": [round(t, 4) for t in times],
-                     "pages_per_s": round(pages / seconds, 2), "chars_per_s": round(chars / seconds, 1),
-                     "png_mb": round(png_bytes / 1e6, 3)})
+        row = {"type": "render_speed", "variant": variant.label, "dpi": variant.cfg.dpi, "docs": len(docs),
+               "pages": pages, "chars": chars, "rounds": rounds, "seconds_median": round(seconds, 4),
+               "seconds_all": [round(t, 4) for t in times],
+               "pages_per_s": round(pages / seconds, 2), "chars_per_s": round(chars / seconds, 1),
+               "png_mb": round(png_bytes / 1e6, 3)}
+        row.update(pack_throughput(stream, pages))
+        rows.append(row)
     return rows
+
+
+def pack_throughput(records: list[dict], pages: int) -> dict:
+    """Pack a page stream into a bundle and unpack it again, one thread each, timed."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from glyph_cli.bundle.pack import Packer
+    from glyph_cli.bundle.unpack import Unpacker
+    from glyph_cli.bundle.writer import BundleWriter, PackOptions
+    from glyph_cli.streams.io import dumps
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stream, bundle = Path(tmp) / "pages.jsonl", Path(tmp) / "pages.glyph"
+        stream.write_bytes(b"".join(dumps(r) for r in records))
+        started = time.perf_counter()
+        with open(bundle, "wb") as fh:
+            Packer(BundleWriter(fh, PackOptions(threads=1))).run([str(stream)])
+        pack_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with open(os.devnull, "wb") as out:
+            Unpacker(str(bundle), threads=1).run(out)
+        unpack_s = time.perf_counter() - started
+        size = bundle.stat().st_size
+    return {"pack_pages_per_s": round(pages / pack_s, 2), "unpack_pages_per_s": round(pages / unpack_s, 2),
+            "bundle_kb_per_page": round(size / pages / 1e3, 2)}
 
 
 def model_jobs(docs: Iterable[Document], variant: Variant, tokenizer: str, question: str = SPEED_QUESTION):
@@ -98,11 +132,13 @@ def model_summary(rows: list[dict]) -> dict:
 
 
 def markdown(render_rows: list[dict], model_rows: list[dict], summary: dict | None) -> str:
-    lines = ["| variant | dpi | docs | pages | median s | pages/s | chars/s | PNG MB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| variant | dpi | docs | pages | median s | render pages/s | chars/s | PNG MB | pack pages/s | "
+             "unpack pages/s | bundle KB/page |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in render_rows:
         lines.append(f"| {r['variant']} | {r['dpi']:g} | {r['docs']} | {r['pages']} | {r['seconds_median']:.3f} | "
-                     f"{r['pages_per_s']:.1f} | {r['chars_per_s']:.0f} | {r['png_mb']:.2f} |")
+                     f"{r['pages_per_s']:.1f} | {r['chars_per_s']:.0f} | {r['png_mb']:.2f} | "
+                     f"{r['pack_pages_per_s']:.1f} | {r['unpack_pages_per_s']:.1f} | {r['bundle_kb_per_page']:.2f} |")
     text = "\n".join(lines) + "\n"
     if model_rows and summary:
         weights = summary["weights"]
