@@ -65,6 +65,22 @@ def test_compression_markdown_table_on_stdout(glyph, tmp_path):
     assert "| dpi72 | 72 | 2 |" in table and "| dpi96 | 96 | 2 |" in table
 
 
+def test_compression_reads_documents_page_streams_and_bundles_alike(glyph, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "a", "text": "short text " * 50}) + "\n"
+                    + json.dumps({"id": "b", "text": "a longer text " * 800}) + "\n")
+    stream = tmp_path / "pages.jsonl"
+    stream.write_bytes(glyph("render", str(docs), check=True).stdout)
+    bundle = tmp_path / "docs.glyph"
+    glyph("pack", str(stream), "-o", str(bundle), check=True)
+    rows = {}
+    for name in (docs, stream, bundle):
+        out = _jsonl(glyph("bench", "compression", str(name), "--jsonl", check=True).stdout)
+        rows[name.name] = [(r["doc"], r["text_tokens"], r["visual_tokens"]) for r in out if r["type"] == "compression"]
+    assert len(rows["docs.jsonl"]) == 2
+    assert rows["docs.jsonl"] == rows["pages.jsonl"] == rows["docs.glyph"]
+
+
 @pytest.mark.slow
 def test_compression_with_tesseract_report(glyph, tmp_path):
     import shutil

@@ -88,12 +88,19 @@ def sample_document() -> Document:
 
 def documents(inputs: list[str], policy: log.ErrorPolicy, text_field: str = "text",
               id_field: str = "id") -> Iterator[Document]:
-    """Documents from input files (documents, or the page streams `glyph render` writes, whose texts
-    are rendered again); the embedded sample when there are none."""
+    """Documents from input files (documents, or the page streams and bundles glyph writes, whose
+    texts are rendered again); the embedded sample when there are none."""
+    from glyph_cli.bundle.pack import input_is_bundle
+    from glyph_cli.bundle.unpack import Unpacker
+
     if not inputs:
         yield sample_document()
         return
     for path in inputs:
+        if input_is_bundle(path):
+            for doc, _pages in Unpacker(path).documents(pages=False):
+                yield Document(id=str(doc["id"]), text=doc["text"], meta=doc.get("meta") or {}, source=path)
+            continue
         if path != STDIO and not path.endswith((".txt", ".md")) and _is_page_stream(path):
             for doc, _pages in iter_documents([path]):
                 yield Document(id=str(doc["id"]), text=doc["text"], meta=doc.get("meta") or {}, source=path)

@@ -299,13 +299,14 @@ class Unpacker:
                         yield ("discard",)
                         current = None
 
-    def documents(self) -> Iterator[tuple[dict, list[dict]]]:
+    def documents(self, pages: bool = True) -> Iterator[tuple[dict, list[dict]]]:
         """(doc record, page records) per intact document, as `glyph render` wrote them: the pull
-        form of unpacking, for stages that read bundles directly (glyph ask). Memory holds one
-        document. Damage ends the read with a BundleError once the intact documents before it are out."""
+        form of unpacking, for stages that read bundles directly (glyph ask, glyph bench). Memory
+        holds one document; `pages=False` reads the texts only (no page is rebuilt; the lists are
+        empty). Damage ends the read with a BundleError once the intact documents before it are out."""
         result = UnpackResult()
         with open_bundle(self.path) as fh:
-            reader = BundleReader(fh, source=self.source, limits=self.limits, salvage=self.salvage, pixels=True)
+            reader = BundleReader(fh, source=self.source, limits=self.limits, salvage=self.salvage, pixels=pages)
             doc: dict | None = None
             pages: list[dict] = []
             for event in self._documents(reader, result, set()):

@@ -21,7 +21,7 @@ bench = typer.Typer(
 
 @bench.command("compression")
 def compression(
-    inputs: List[str] = typer.Argument(None, help="Documents (JSONL or text) or page streams; none: the embedded sample."),
+    inputs: List[str] = typer.Argument(None, help="Documents (JSONL or text), page streams or bundles; none: the embedded sample."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to measure (repeatable)."),
     config: List[str] = typer.Option([], "--config", "-c", help="A render config file to measure (repeatable)."),
     dpi: List[str] = typer.Option([], "--dpi", help="Measure every preset/config at these dpis, e.g. 72,96,120."),
