@@ -7,7 +7,6 @@ import hashlib
 import io
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import orjson
 import pytest
 import zstandard
 
-from conftest import REPO, glyph_env, run_glyph
+from conftest import REPO, popen_glyph, run_glyph
 from glyph_cli.bundle import tarball
 from glyph_cli.streams.pages import png_data_url
 from glyph_cli.typeset.png import encode_png
@@ -160,5 +159,5 @@ def flip_bit(data: bytes, at: int, bit: int = 0) -> bytes:
 
 
 def glyph_popen(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "glyph_cli", *args], env=glyph_env(), cwd=REPO, **kwargs)
+    return popen_glyph(*args, cwd=REPO, **kwargs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,18 @@ def run_glyph(*args: str, input: bytes | None = None, check: bool = False, timeo
     if check and proc.returncode != 0:
         raise AssertionError(f"glyph {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.decode()}")
     return proc
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: tests that press Ctrl-C must not depend on how they were launched.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def popen_glyph(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    """Start `glyph ARGS` in the background, able to receive Ctrl-C (SIGINT) like a terminal job."""
+    return subprocess.Popen([sys.executable, "-m", "glyph_cli", *args], env=env or glyph_env(),
+                            preexec_fn=_default_sigint, **kwargs)
 
 
 @pytest.fixture

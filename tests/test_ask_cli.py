@@ -159,16 +159,15 @@ def test_documents_rendered_on_the_fly_match_glyph_render(glyph, server, tmp_pat
 def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
     import signal
     import subprocess
-    import sys
     import time
 
-    from conftest import glyph_env
+    from conftest import popen_glyph
 
     server.hang_s = 10
     server.plan("Q", "hang")
     out = tmp_path / "answers.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "ask", "--base-url", server.base_url, "-q", "Q",
-                             "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=glyph_env())
+    proc = popen_glyph("ask", "--base-url", server.base_url, "-q", "Q", "-o", str(out), stdin=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
     proc.stdin.write(page_stream(DOCS[:1]))
     proc.stdin.close()
     deadline = time.monotonic() + 20

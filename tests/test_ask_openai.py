@@ -258,5 +258,5 @@ def test_parallel_is_lazy_bounded_and_reraises_input_errors():
     t.join()
     assert first == [(0, 0)]
     with pytest.raises(ValueError, match="input broke"):
-        rest = list(results)
+        list(results)
     assert pulled == list(range(100))

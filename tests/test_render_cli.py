@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import orjson
 import pytest
 import zstandard
 
-from conftest import REPO, glyph_env, run_glyph
+from conftest import glyph_env, popen_glyph, run_glyph
 from glyph_cli.streams.pages import iter_records, page_png
 
 DOCS = [
@@ -197,8 +196,7 @@ def test_ctrl_c_exits_130_and_says_so():
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "render", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=glyph_env())
+    proc = popen_glyph("render", "-", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
