@@ -197,7 +197,7 @@ def main() -> None:
         w2 = cli_wall(path, 2)
         total = sum(len(d["text"]) for d in docs)
         print(f"\n## End to end, `glyph render corpus.jsonl > /dev/null` (wall clock, {os.cpu_count()} CPUs)")
-        print(f"| workers | wall s | chars/s | pages/s |\n|---|---|---|---|")
+        print("| workers | wall s | chars/s | pages/s |\n|---|---|---|---|")
         print(f"| 1 | {w1:.1f} | {total / w1:.0f} | {ours['pages'] / w1:.1f} |")
         print(f"| 2 | {w2:.1f} | {total / w2:.0f} | {ours['pages'] / w2:.1f} |")
     encoding_table(docs)

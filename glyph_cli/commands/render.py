@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from glyph_cli import log
-from glyph_cli.errors import GlyphError, UsageError
+from glyph_cli.errors import UsageError
 
 _CFG = "Render config (each overrides --preset and --config)"
 
@@ -26,12 +23,6 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= k < n):
         raise UsageError(f"--shard {value!r}: need 0 <= K < N")
     return k, n
-
-
-def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
-    """Stable across runs and machines: depends only on the id."""
-    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
 
 
 def render(

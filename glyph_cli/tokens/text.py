@@ -9,7 +9,6 @@ special tokens ("<|endoftext|>") are counted as the plain text they are.
 from __future__ import annotations
 
 import abc
-import base64
 import binascii
 import functools
 import unicodedata

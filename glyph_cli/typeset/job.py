@@ -3,6 +3,7 @@ worker processes if asked), write the page stream or a directory of PNGs, summar
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import time
@@ -59,6 +60,13 @@ class Totals:
     visual_tokens: dict = field(default_factory=dict)
 
 
+def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
+    """Whether a document belongs to shard K of N: stable across runs and machines, as it depends
+    only on the id (sha1, so ids spread evenly whatever their form)."""
+    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
+
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -66,8 +74,6 @@ def doc_dirname(doc_id: str) -> str:
     """A file-system-safe, collision-free directory name for a document id."""
     safe = _SAFE.sub("_", doc_id)[:80].lstrip(".") or "_"
     if safe != doc_id:
-        import hashlib
-
         safe += "-" + hashlib.sha1(doc_id.encode()).hexdigest()[:8]
     return safe
 
@@ -86,8 +92,6 @@ class RenderJob:
     out_dir: Path | None = None
 
     def _documents(self, policy: log.ErrorPolicy) -> Iterator[Document]:
-        from glyph_cli.commands.render import in_shard
-
         for item in read_documents(self.inputs, fmt=self.input_format, text_field=self.text_field,
                                    id_field=self.id_field):
             if isinstance(item, InputError):
