@@ -28,18 +28,13 @@ def text_record(doc: Document) -> dict:
 
 def rendered(docs: Iterable[Document], cfg: RenderConfig, tokenizer: str,
              policy: log.ErrorPolicy) -> Iterator[tuple[dict, list[dict]]]:
-    from glyph_cli.typeset.job import make_renderer
+    from glyph_cli.typeset.job import make_renderer, render_records
 
     renderer = make_renderer(cfg, tokenizer)
     for doc in docs:
-        try:
-            records = list(renderer.render(doc))
-        except GlyphError as exc:
-            policy.record_failed(exc)
-            continue
-        except Exception as exc:  # one document that cannot be rendered is that record's failure
-            policy.record_failed(InputError(doc.source, doc.line,
-                                            f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}"))
+        records = render_records(renderer, doc)
+        if isinstance(records, GlyphError):
+            policy.record_failed(records)
             continue
         yield records[0], records[1:]
 

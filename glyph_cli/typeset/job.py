@@ -42,13 +42,19 @@ def _worker_init(cfg: RenderConfig, tokenizer: str) -> None:
     _worker_renderer = make_renderer(cfg, tokenizer)
 
 
-def _worker_render(doc: Document) -> list[dict] | Exception:
+def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
+    """All of one document's records, or the error that stopped it: a crash in one document is
+    that record's failure, never the whole run's."""
     try:
-        return list(_worker_renderer.render(doc))
+        return list(renderer.render(doc))
     except GlyphError as exc:
         return exc
-    except Exception as exc:  # a crash in one document is that record's failure, not the job's
+    except Exception as exc:
         return InputError(doc.source, doc.line, f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}")
+
+
+def _worker_render(doc: Document) -> list[dict] | GlyphError:
+    return render_records(_worker_renderer, doc)
 
 
 @dataclass
