@@ -35,8 +35,6 @@ class PageInfo:
     d_end: int
     width: int  # pixels, after cropping
     height: int
-    lines: int
-    has_marker: bool
 
 
 @dataclass
@@ -47,7 +45,6 @@ class Line:
     x: float  # layout units (pt before horizontal scaling), alignment and indent included
     right: float
     para_start: bool
-    chunk: str
     chunk_start: int
     offsets: "_ChunkOffsets | None"  # None: the chunk is ASCII, bytes == characters
 
@@ -110,6 +107,8 @@ class Typesetter:
         self.page_w, self.page_h = cfg.page_px
         self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w, self.page_h)
         self.ctx = cairo.Context(self.surface)
+        # the surface is reused for every page, so one numpy view of its memory serves them all
+        self.pixels = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
         self.x0 = (cfg.margin_x + cfg.left_indent) * s
         # Pango sees only the uniform dpi scale (for hinting); given a squeezed matrix it would
         # measure glyphs in the squeezed space and the horizontal scale would cancel out.
@@ -152,7 +151,6 @@ class Typesetter:
                                 - line.index_to_x(len(f"x{cfg.marker_text}"[:lead].encode()), False)) / Pango.SCALE
         self.marker_slack = abs(cfg.letter_spacing) / 2  # Pango trims half the spacing at line edges
         self.hang = max(0.0, -cfg.first_line_indent) / cfg.horizontal_scale
-        self.lines_top = cfg.margin_y
         self.bottom = cfg.page_size[1] - cfg.margin_y + 1e-6
 
     # -- fonts -------------------------------------------------------------------------------
@@ -238,8 +236,7 @@ class Typesetter:
             for i, (c0, line, x, right, is_para) in enumerate(rows):
                 d_end = pos + rows[i + 1][0] if i + 1 < len(rows) else next_pos
                 # the first line of a continuation chunk starts no paragraph
-                yield Line(pos + c0, d_end, line, x, right, is_para and (para_start or i > 0),
-                           chunk, pos, offsets)
+                yield Line(pos + c0, d_end, line, x, right, is_para and (para_start or i > 0), pos, offsets)
             para_start = not partial
             pos = next_pos
 
@@ -262,7 +259,7 @@ class Typesetter:
         visible_len = len(cfg.marker_text.strip())
         index = start_page
         page_start = pos
-        y = self.lines_top
+        y = cfg.margin_y
         right_px = 0.0
         n_lines = 0
         rects: list[tuple[int, int, int, int]] = []
@@ -276,7 +273,7 @@ class Typesetter:
             height = self.page_h
             if last and cfg.auto_crop_last_page:
                 height = min(self.page_h, max(1, math.ceil((y + cfg.margin_y) * s)))
-            info = PageInfo(index, page_start, d_end, width, height, n_lines, bool(rects))
+            info = PageInfo(index, page_start, d_end, width, height)
             coverage = self._coverage(width, height) if draw else None
             return info, coverage, [(max(0, x0), max(0, y0), min(width, x1), min(height, y1))
                                     for x0, y0, x1, y1 in rects]
@@ -286,7 +283,7 @@ class Typesetter:
             if n_lines and y + gap + cfg.line_height > self.bottom:
                 yield finish(ln.d_start, False)
                 index += 1
-                page_start, y, right_px, n_lines, rects = ln.d_start, self.lines_top, 0.0, 0, []
+                page_start, y, right_px, n_lines, rects = ln.d_start, cfg.margin_y, 0.0, 0, []
                 gap = 0.0
                 if draw:
                     self._clear()
@@ -303,9 +300,7 @@ class Typesetter:
                         # one lookup per marker: its visible part has a fixed width (justification
                         # stretches only spaces), and index_to_x walks the line from its start
                         lo = ln.pango_line.index_to_x(ln.byte_index(v0), False) / self._Pango.SCALE + ln.x
-                        rects.append((int(self.x0 + lo * hx) - 1, int(y * s),
-                                      math.ceil(self.x0 + (lo + self.marker_width + self.marker_slack) * hx) + 1,
-                                      math.ceil((y + cfg.line_height) * s)))
+                        rects.append(self._marker_box(lo, lo + self.marker_width + self.marker_slack, y))
                     elif v0 < ln.d_end and v0 + visible_len > ln.d_start:
                         rects.append(self._split_marker_rect(ln, v0, visible_len, y))
                     k += 1
@@ -315,23 +310,26 @@ class Typesetter:
 
     def _split_marker_rect(self, ln: Line, v0: int, length: int, y: float) -> tuple[int, int, int, int]:
         """The box of the part of a marker that a line break cut, found the slow way."""
-        s, hx = self.cfg.scale, self.cfg.scale * self.cfg.horizontal_scale
         a, b = max(v0, ln.d_start), min(v0 + length, ln.d_end)
         xa = ln.pango_line.index_to_x(ln.byte_index(a), False) / self._Pango.SCALE + ln.x
         xb = ln.pango_line.index_to_x(ln.byte_index(b), False) / self._Pango.SCALE + ln.x
-        return (int(self.x0 + min(xa, xb) * hx) - 1, int(y * s), math.ceil(self.x0 + max(xa, xb) * hx) + 1,
+        return self._marker_box(min(xa, xb), max(xa, xb), y)
+
+    def _marker_box(self, lo: float, hi: float, y: float) -> tuple[int, int, int, int]:
+        """Pixel box (x0, y0, x1, y1) of layout x range [lo, hi] on the line whose box starts at y
+        (pt), a pixel wider each side so antialiased edges take the marker colour too."""
+        s, hx = self.cfg.scale, self.cfg.scale * self.cfg.horizontal_scale
+        return (int(self.x0 + lo * hx) - 1, int(y * s), math.ceil(self.x0 + hi * hx) + 1,
                 math.ceil((y + self.cfg.line_height) * s))
 
     def _clear(self) -> None:
         self.surface.flush()
-        buf = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
-        buf.fill(0)
+        self.pixels.fill(0)
         self.surface.mark_dirty()
 
     def _coverage(self, width: int, height: int) -> np.ndarray:
         self.surface.flush()
-        buf = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
-        return buf[:height, :width]
+        return self.pixels[:height, :width]
 
 
 def tool_versions() -> dict:

@@ -54,13 +54,12 @@ class Renderer:
         prep = prepare(doc.text, newline=self.cfg.newline, marker_text=self.cfg.marker_text,
                        tab_width=self.cfg.tab_width)
         buffered: list[RenderedPage] = []
-        infos: list[PageInfo] = []
         drawing = self._draw(prep)
         for page in drawing:
             buffered.append(page)
             if len(buffered) == self.page_buffer:
                 break
-        infos = [p.info for p in buffered]
+        infos: list[PageInfo] = [p.info for p in buffered]
         overflow = len(buffered) == self.page_buffer and buffered[-1].info.d_end < len(prep.display)
         if overflow:
             drawing.close()
