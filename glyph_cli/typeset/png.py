@@ -14,6 +14,7 @@ carry.) The exact bytes depend on the encoder, so it is recorded with every page
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -25,6 +26,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+@functools.lru_cache(maxsize=16)
+def _plte_chunk(palette: tuple[tuple[int, int, int], ...]) -> bytes:
+    """The PLTE chunk: built once per palette, not once per page."""
+    return _chunk(b"PLTE", bytes(c for rgb in palette for c in rgb))
 
 
 def deflate_version() -> str:
@@ -68,7 +75,7 @@ def encode_png(samples: np.ndarray, bit_depth: int, palette: list[tuple[int, int
     if palette is not None:
         if not 1 <= len(palette) <= (1 << bit_depth):
             raise ValueError(f"a {bit_depth}-bit palette holds 1..{1 << bit_depth} colours, got {len(palette)}")
-        out.append(_chunk(b"PLTE", bytes(c for rgb in palette for c in rgb)))
+        out.append(_plte_chunk(tuple(palette)))
     out.append(_chunk(b"IDAT", deflate.zlib_compress(raw.tobytes(), level)))
     out.append(_chunk(b"IEND", b""))
     return b"".join(out)
