@@ -1,36 +1,57 @@
-"""Ordered, bounded parallel map over processes: output order is input order, and at most
-`window` items are in flight, so a 200 MB input never sits in a queue."""
+"""Ordered, bounded parallel map: output order is input order, and at most `window` items are in
+flight, so a 200 MB input never sits in a queue. Threads for work that releases the GIL (zlib,
+zstd, sha256, numpy: the bundle), processes for work that does not (typesetting)."""
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import multiprocessing
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int,
-                initializer: Callable | None = None, initargs: tuple = (), window: int | None = None
-                ) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, *, processes: bool = False,
+                initializer: Callable | None = None, initargs: tuple = (), window: int | None = None) -> Iterator[R]:
+    """fn over items on `workers` threads (or processes), results in input order.
+
+    An error raised by `items` comes out after the results of the items before it, as it would
+    without workers.
+    """
     if workers <= 1:
         if initializer:
             initializer(*initargs)
-        yield from map(func, items)
+        for item in items:
+            yield fn(item)
         return
-    window = window or workers * 2
-    ctx = multiprocessing.get_context("forkserver")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
-        pending: collections.deque = collections.deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(func, item))
-                if len(pending) >= window:
+    window = window or 2 * workers
+    if processes:
+        import multiprocessing
+
+        executor: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                                       initializer=initializer, initargs=initargs)
+    else:
+        executor = cf.ThreadPoolExecutor(workers, thread_name_prefix="glyph", initializer=initializer,
+                                         initargs=initargs)
+    pending: collections.deque = collections.deque()
+    source = iter(items)
+    try:
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                break
+            except Exception:
+                while pending:
                     yield pending.popleft().result()
-            while pending:
+                raise
+            pending.append(executor.submit(fn, item))
+            if len(pending) >= window:
                 yield pending.popleft().result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -23,7 +23,7 @@ from glyph_cli.bundle import tarball
 from glyph_cli.bundle.format import DEFAULT_LIMITS, HEADER_NAME, Limits
 from glyph_cli.bundle.frames import ZSTD_MAGIC, FrameError, FrameReader
 from glyph_cli.bundle.pagecodec import PageEncoder
-from glyph_cli.bundle.pool import ordered_map
+from glyph_cli.parallel import ordered_map
 from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry, read_index
 from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_as_png, store_doc, store_page
 from glyph_cli.bundle.writer import BundleWriter

@@ -17,7 +17,7 @@ from typing import IO, Callable, Iterator
 
 from glyph_cli import log
 from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits, sha256_hex
-from glyph_cli.bundle.pool import ordered_map
+from glyph_cli.parallel import ordered_map
 from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, PageEntry
 from glyph_cli.bundle.records import NotReproducible, RecordError, restore_page, restore_png
 from glyph_cli.errors import BundleError, UsageError

@@ -116,7 +116,8 @@ class RenderJob:
             for doc in docs:
                 yield _guarded(renderer.render(doc), doc)
             return
-        for result in ordered_map(_worker_render, docs, self.workers, _worker_init, (self.cfg, self.tokenizer)):
+        for result in ordered_map(_worker_render, docs, self.workers, processes=True, initializer=_worker_init,
+                                  initargs=(self.cfg, self.tokenizer)):
             if isinstance(result, Exception):
                 policy.record_failed(result)
                 continue
