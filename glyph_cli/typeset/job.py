@@ -42,6 +42,11 @@ def _worker_init(cfg: RenderConfig, tokenizer: str) -> None:
     _worker_renderer = make_renderer(cfg, tokenizer)
 
 
+def render_failure(doc: Document, exc: Exception) -> InputError:
+    """A crash while rendering one document, as that record's error."""
+    return InputError(doc.source, doc.line, f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}")
+
+
 def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
     """All of one document's records, or the error that stopped it: a crash in one document is
     that record's failure, never the whole run's."""
@@ -50,7 +55,7 @@ def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
     except GlyphError as exc:
         return exc
     except Exception as exc:
-        return InputError(doc.source, doc.line, f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}")
+        return render_failure(doc, exc)
 
 
 def _worker_render(doc: Document) -> list[dict] | GlyphError:
@@ -217,8 +222,7 @@ def _guarded(records: Iterator[dict], doc: Document) -> Iterator[dict]:
             started = True
             yield rec
     except Exception as exc:
-        error = exc if isinstance(exc, GlyphError) else InputError(
-            doc.source, doc.line, f"document {doc.id!r} failed to render: {type(exc).__name__}: {exc}")
+        error = exc if isinstance(exc, GlyphError) else render_failure(doc, exc)
         if started:
             raise error from exc
         raise _RecordFailed(error) from exc
