@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from glm4v_fixture import build_glm4v_dir
-from glyph_cli.errors import UsageError
+from glyph_cli.errors import GlyphError, UsageError
 from glyph_cli.log import ErrorPolicy
 from glyph_cli.models.ask import Question, ask, cli_questions
 from glyph_cli.models.backend import Job, Sampling
@@ -129,6 +129,36 @@ def test_failed_generation_is_that_questions_error(tiny):
     docs[0][1][0]["image"] = "data:image/png;base64,bm90IGEgcG5n"  # "not a png"
     recs = list(ask(docs, tiny, [Question("x", "Q?", "a"), Question("y", "Q?", "b")], policy=policy))
     assert [r["id"] for r in recs] == ["y"] and policy.failed == 1
+
+
+def test_out_of_memory_is_that_batchs_error_with_a_hint(tiny, monkeypatch):
+    import torch
+
+    def no_memory(**kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(tiny.model, "generate", no_memory)
+    tpl = default_template(False)
+    jobs = [Job(i, f"q{i}", "d", "Q?", tpl.parts("Q?", images=[png_url()] * 2), "pages", 2) for i in range(2)]
+    tiny.batch_size = 2
+    try:
+        results = [g for _, g in tiny.generate(jobs)]
+    finally:
+        tiny.batch_size = 1
+    assert len(results) == 2 and all(isinstance(r, GlyphError) for r in results)
+    assert "out of cpu memory with 2 question(s) and 4 page(s)" in str(results[0])
+    assert "--batch-size" in results[0].hint
+
+
+def test_attention_kernel_is_chosen_or_refused(model_dir):
+    from glyph_cli.models.transformers_backend import TransformersBackend, load_model
+
+    backend = TransformersBackend.load(model_dir, device="cpu", attn="eager")
+    assert backend.model.config._attn_implementation == "eager"
+    assert backend.describe()["attention"] == "eager"
+    assert TransformersBackend.load(model_dir, device="cpu").describe()["attention"] == "sdpa"  # transformers' pick
+    with pytest.raises(UsageError, match="--attn must be one of"):
+        load_model(model_dir, device="cpu", attn="fastest")
 
 
 def test_remote_code_is_not_run_without_the_flag(model_dir, tmp_path):

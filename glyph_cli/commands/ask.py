@@ -36,6 +36,8 @@ def ask(
     batch_size: int = typer.Option(1, "--batch-size", help="transformers: questions per forward pass."),
     device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
     dtype: str = typer.Option("auto", "--dtype", help="transformers: auto (bfloat16 on GPU), bfloat16, float16, float32."),
+    attn: str = typer.Option("auto", "--attn", help="transformers: attention kernel: auto (transformers' choice, "
+                             "sdpa where supported), sdpa, eager, flash_attention_2 (needs flash-attn), ..."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
                                            help="transformers: run code shipped in the model directory."),
     max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer."),
@@ -116,7 +118,7 @@ def ask(
         from glyph_cli.models.transformers_backend import TransformersBackend
 
         engine = TransformersBackend.load(model, sampling=sampling, batch_size=batch_size, device=device,
-                                          dtype=dtype, trust_remote_code=trust_remote_code)
+                                          dtype=dtype, trust_remote_code=trust_remote_code, attn=attn)
     documents = iter_inputs(inputs or [], render=render, text_only=as_text, policy=policy, tokenizer=tokenizer,
                             input_format=input_format, text_field=text_field, id_field=id_field)
     summary = Summary()

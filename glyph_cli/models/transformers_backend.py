@@ -33,6 +33,8 @@ from glyph_cli.streams.pages import PNG_DATA_URL
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+# Attention kernels transformers knows by name; a hub kernel ("kernels-community/...") passes through.
+ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 # Files that name the processor class, in the order transformers' AutoProcessor consults them.
 _PROCESSOR_CLASS_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
 # The guard looks at the output every this many new tokens: a loop is caught at most this late.
@@ -131,7 +133,19 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, dtype)
 
 
-def load_model(path: str | Path, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False):
+def resolve_attention(attn: str) -> str | None:
+    """None lets transformers choose (sdpa where the model supports it)."""
+    if attn == "auto":
+        return None
+    if attn not in ATTENTION and "/" not in attn:
+        raise UsageError(f"--attn must be one of {', '.join(ATTENTION)} or a hub kernel name, not {attn!r}")
+    return attn
+
+
+def load_model(path: str | Path, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+               attn: str = "auto"):
+    """The weights go straight to `device` (no full copy in host memory first, as `.to(device)` after
+    loading would need: 20 GB for Glyph's 9B in bfloat16)."""
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
@@ -139,9 +153,14 @@ def load_model(path: str | Path, device: str = "auto", dtype: str = "auto", trus
     if not log.progress_enabled():
         hf_logging.disable_progress_bar()  # its weight-loading bar follows glyph's --progress rule
     device = resolve_device(device)
-    model = AutoModelForImageTextToText.from_pretrained(
-        path, dtype=resolve_dtype(dtype, device), trust_remote_code=trust_remote_code, local_files_only=True)
-    return model.to(device).eval()
+    options = {"attn_implementation": resolve_attention(attn)} if attn != "auto" else {}
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            path, dtype=resolve_dtype(dtype, device), device_map=device, trust_remote_code=trust_remote_code,
+            local_files_only=True, **options)
+    except ImportError as exc:  # e.g. --attn flash_attention_2 without the flash-attn package
+        raise ConfigError(f"--model {path}: {exc}") from None
+    return model.eval()
 
 
 @functools.cache
@@ -215,9 +234,9 @@ class TransformersBackend(Backend):
 
     @classmethod
     def load(cls, path: str | Path, *, sampling: Sampling = Sampling(), batch_size: int = 1, device: str = "auto",
-             dtype: str = "auto", trust_remote_code: bool = False) -> "TransformersBackend":
+             dtype: str = "auto", trust_remote_code: bool = False, attn: str = "auto") -> "TransformersBackend":
         processor = load_processor(path, trust_remote_code)
-        model = load_model(path, device, dtype, trust_remote_code)
+        model = load_model(path, device, dtype, trust_remote_code, attn)
         return cls(model, processor, sampling=sampling, batch_size=batch_size, model_name=str(path))
 
     def _end_ids(self) -> set[int]:
@@ -236,6 +255,7 @@ class TransformersBackend(Backend):
             "architecture": type(self.model).__name__,
             "device": str(self.model.device),
             "dtype": str(self.model.dtype).removeprefix("torch."),
+            "attention": getattr(self.model.config, "_attn_implementation", None),
             "batch_size": self.batch_size,
             "sampling": self.sampling.to_dict(),
             "versions": {"glyph": __version__, "transformers": _version("transformers"), "torch": _version("torch")},
@@ -256,9 +276,22 @@ class TransformersBackend(Backend):
         try:
             results: list[Generation | Exception] = list(self._generate_batch(batch))
         except (GlyphError, ValueError, OSError, RuntimeError) as exc:
-            error = GlyphError(f"generation failed: {type(exc).__name__}: {exc}")
-            results = [error] * len(batch)
+            results = [self._batch_error(exc, batch)] * len(batch)
         yield from zip(batch, results)
+
+    def _batch_error(self, exc: Exception, batch: list[Job]) -> GlyphError:
+        import torch
+
+        if isinstance(exc, torch.OutOfMemoryError):
+            # Give the failed batch's activations back, so the next batch starts from the weights alone.
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            pages = sum(len(job.images) for job in batch)
+            return GlyphError(f"generation failed: out of {self.model.device.type} memory with {len(batch)} "
+                              f"question(s) and {pages} page(s) in the batch",
+                              "lower --batch-size, send fewer pages per document (render at a lower dpi), "
+                              "or --max-new-tokens")
+        return GlyphError(f"generation failed: {type(exc).__name__}: {exc}")
 
     def _generation_config(self):
         import copy
