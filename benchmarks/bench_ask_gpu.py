@@ -12,7 +12,9 @@ backend's own loader from a directory in zai-org/Glyph's layout, so the measured
 product's: processor, vision encoder, prefill, decoding.
 
     python benchmarks/bench_ask_gpu.py                        # CUDA: 128K tokens, 9B model
+    python benchmarks/bench_ask_gpu.py --context-tokens 32k,64k,128k --json out.json
     python benchmarks/bench_ask_gpu.py --tiny --context-tokens 4096 --new-tokens 8   # CPU smoke run
+    python benchmarks/bench_ask_gpu.py --text-layers 2 --vision-layers 2 --context-tokens 4096  # 9B widths on CPU
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def build_model(config, device: str, dtype):
 
 
 def measure(backend, job, repeats: int) -> dict:
+    """Median over `repeats` runs; a mode that runs out of memory is reported, not fatal."""
     import torch
 
     runs = []
@@ -113,7 +116,7 @@ def measure(backend, job, repeats: int) -> dict:
         [(_, gen)] = list(backend.generate([job]))
         wall = time.perf_counter() - start
         if isinstance(gen, Exception):
-            raise SystemExit(f"{job.mode}: {gen}")
+            return {"error": str(gen)}
         runs.append({"wall": wall, "ttft": gen.ttft_s, "latency": gen.latency_s, "prompt": gen.prompt_tokens,
                      "new": gen.completion_tokens,
                      "decode_tps": (gen.completion_tokens - 1) / (gen.latency_s - gen.ttft_s),
@@ -121,74 +124,106 @@ def measure(backend, job, repeats: int) -> dict:
     return {key: statistics.median(r[key] for r in runs) if runs[0][key] is not None else None for key in runs[0]}
 
 
+def report(context_tokens: int, results: dict, repeats: int) -> None:
+    print(f"\n{context_tokens} context tokens\n{'mode':>6} {'prompt tok':>11} {'TTFT s':>8} {'prefill tok/s':>14} "
+          f"{'decode tok/s':>13} {'preproc s':>10} {'peak GiB':>9}")
+    for mode, r in results.items():
+        if "error" in r:
+            print(f"{mode:>6} failed: {r['error']}")
+            continue
+        peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
+        print(f"{mode:>6} {r['prompt']:>11.0f} {r['ttft']:>8.3f} {r['prompt'] / r['ttft']:>14.0f} "
+              f"{r['decode_tps']:>13.1f} {r['wall'] - r['latency']:>10.3f} {peak:>9}")
+    p, t = results["pages"], results["text"]
+    if "error" not in p and "error" not in t:
+        print(f"pages vs text (median of {repeats}): prompt {t['prompt'] / p['prompt']:.2f}x shorter, "
+              f"time to first token {t['ttft'] / p['ttft']:.2f}x faster, decoding "
+              f"{p['decode_tps'] / t['decode_tps']:.2f}x faster, end to end {t['wall'] / p['wall']:.2f}x faster "
+              f"(paper, 128K on an H100: prefill ~4.8x, decoding ~4.4x)")
+
+
+def sizes(value: str) -> list[int]:
+    return [int(v.strip().lower().replace("k", "")) * (1024 if v.strip().lower().endswith("k") else 1)
+            for v in value.split(",") if v.strip()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--context-tokens", type=int, default=None, help="text tokens of context [131072 on CUDA, 2048 on CPU]")
+    ap.add_argument("--context-tokens", type=sizes, default=None,
+                    help="text tokens of context, one size or a list (32k,64k,128k) run on one model "
+                         "[128k on CUDA, 2048 on CPU]")
     ap.add_argument("--new-tokens", type=int, default=None, help="tokens decoded per answer [128 on CUDA, 8 on CPU]")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--preset", default="glyph")
     ap.add_argument("--tiny", action="store_true", help="tiny model dimensions (a smoke run that proves the script)")
+    ap.add_argument("--text-layers", type=int, default=None,
+                    help="language-model layers [40]: fewer keep GLM-4.1V-9B's widths at a fraction of its size")
+    ap.add_argument("--vision-layers", type=int, default=None, help="vision-tower layers [24]")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--attn", default="sdpa", help="attention kernel (sdpa, eager, flash_attention_2, ...) [sdpa]")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
 
     import torch
 
     from glyph_cli.models.backend import Job, Sampling
     from glyph_cli.models.prompts import default_template
-    from glyph_cli.models.transformers_backend import TransformersBackend, load_processor, resolve_device, resolve_dtype
+    from glyph_cli.models.transformers_backend import (TransformersBackend, load_processor, resolve_attention,
+                                                       resolve_device, resolve_dtype)
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     cuda = device == "cuda"
-    context_tokens = args.context_tokens or (131072 if cuda else 2048)
+    context_sizes = args.context_tokens or [131072 if cuda else 2048]
     new_tokens = args.new_tokens or (128 if cuda else 8)
-    t0 = time.perf_counter()
     tokenizer = qwen_bpe_tokenizer()
-    text = context_text(tokenizer, context_tokens)
-    pages = render_pages(text, args.preset)
-    print(f"context: {len(text)} chars, {len(tokenizer(text).input_ids)} text tokens (Qwen2.5 BPE); "
-          f"{len(pages)} pages ({args.preset} preset); prepared in {time.perf_counter() - t0:.1f}s")
-
-    config = glm4v_config(tokenizer, TINY_TEXT if args.tiny else FULL_TEXT, TINY_VISION if args.tiny else FULL_VISION)
+    text_dims, vision_dims = (TINY_TEXT, TINY_VISION) if args.tiny else (FULL_TEXT, FULL_VISION)
+    text_dims = dict(text_dims, num_hidden_layers=args.text_layers or text_dims["num_hidden_layers"],
+                     max_position_embeddings=max(text_dims["max_position_embeddings"], max(context_sizes) + 8192))
+    vision_dims = dict(vision_dims, depth=args.vision_layers or vision_dims["depth"])
+    config = glm4v_config(tokenizer, text_dims, vision_dims)
+    config._attn_implementation = resolve_attention(args.attn)
     with tempfile.TemporaryDirectory() as tmp:
         processor = load_processor(processor_dir(tokenizer, config, Path(tmp)))
     t0 = time.perf_counter()
     model = build_model(config, device, dtype)
     model.generation_config = generation_config(tokenizer)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: GLM-4.1V {'tiny' if args.tiny else '9B'} config, {params / 1e9:.2f}B parameters, random weights, "
-          f"{str(dtype).removeprefix('torch.')} on {device} "
-          f"({torch.cuda.get_device_name() if cuda else 'CPU'}); built in {time.perf_counter() - t0:.1f}s")
+    name = "tiny" if args.tiny else (f"9B widths, {text_dims['num_hidden_layers']}+{vision_dims['depth']} layers"
+                                    if args.text_layers or args.vision_layers else "9B")
+    print(f"model: GLM-4.1V {name} config, {params / 1e9:.2f}B parameters, random weights, "
+          f"{str(dtype).removeprefix('torch.')} on {device} ({torch.cuda.get_device_name() if cuda else 'CPU'}), "
+          f"attention {model.config._attn_implementation}; built in {time.perf_counter() - t0:.1f}s")
 
     sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0)
     backend = TransformersBackend(model, processor, sampling=sampling, model_name="random GLM-4.1V")
-    jobs = {
-        "pages": Job(0, "pages", "context", QUESTION, default_template(False).parts(QUESTION, images=pages),
-                     "pages", len(pages)),
-        "text": Job(1, "text", "context", QUESTION, default_template(True).parts(QUESTION, context_text=text),
-                    "text", len(pages)),
-    }
-    # warm-up: kernels, allocator and caches, on a short context of each kind
-    warm = Sampling(max_new_tokens=2, min_new_tokens=2, repeat_window=0)
-    warm_backend = TransformersBackend(model, processor, sampling=warm)
-    list(warm_backend.generate([Job(0, "w", "w", QUESTION, default_template(False).parts(QUESTION, images=pages[:1]),
-                                    "pages", 1),
-                                Job(1, "w", "w", QUESTION, default_template(True).parts(QUESTION, context_text=text[:2000]),
-                                    "text", 1)]))
-    results = {mode: measure(backend, job, args.repeats) for mode, job in jobs.items()}
-
-    print(f"\n{'mode':>6} {'prompt tok':>11} {'TTFT s':>8} {'prefill tok/s':>14} {'decode tok/s':>13} "
-          f"{'preproc s':>10} {'peak GiB':>9}")
-    for mode, r in results.items():
-        peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
-        print(f"{mode:>6} {r['prompt']:>11.0f} {r['ttft']:>8.3f} {r['prompt'] / r['ttft']:>14.0f} "
-              f"{r['decode_tps']:>13.1f} {r['wall'] - r['latency']:>10.3f} {peak:>9}")
-    p, t = results["pages"], results["text"]
-    print(f"\npages vs text (median of {args.repeats}): prompt {t['prompt'] / p['prompt']:.2f}x shorter, "
-          f"time to first token {t['ttft'] / p['ttft']:.2f}x faster, decoding {p['decode_tps'] / t['decode_tps']:.2f}x "
-          f"faster, end to end {t['wall'] / p['wall']:.2f}x faster "
-          f"(paper, 128K on an H100: prefill ~4.8x, decoding ~4.4x)")
+    warm_backend = TransformersBackend(model, processor, sampling=Sampling(max_new_tokens=2, min_new_tokens=2,
+                                                                           repeat_window=0))
+    figures = {"model": name, "parameters": params, "device": torch.cuda.get_device_name() if cuda else "CPU",
+               "dtype": str(dtype).removeprefix("torch."), "attention": model.config._attn_implementation,
+               "new_tokens": new_tokens, "repeats": args.repeats, "preset": args.preset, "runs": []}
+    for context_tokens in context_sizes:
+        t0 = time.perf_counter()
+        text = context_text(tokenizer, context_tokens)
+        pages = render_pages(text, args.preset)
+        print(f"\ncontext: {len(text)} chars, {len(tokenizer(text).input_ids)} text tokens (Qwen2.5 BPE); "
+              f"{len(pages)} pages ({args.preset} preset); prepared in {time.perf_counter() - t0:.1f}s")
+        jobs = {
+            "pages": Job(0, "pages", "context", QUESTION, default_template(False).parts(QUESTION, images=pages),
+                         "pages", len(pages)),
+            "text": Job(1, "text", "context", QUESTION, default_template(True).parts(QUESTION, context_text=text),
+                        "text", len(pages)),
+        }
+        # warm-up: kernels, allocator and caches, on a short context of each kind
+        list(warm_backend.generate([
+            Job(0, "w", "w", QUESTION, default_template(False).parts(QUESTION, images=pages[:1]), "pages", 1),
+            Job(1, "w", "w", QUESTION, default_template(True).parts(QUESTION, context_text=text[:2000]), "text", 1)]))
+        results = {mode: measure(backend, job, args.repeats) for mode, job in jobs.items()}
+        report(context_tokens, results, args.repeats)
+        figures["runs"].append({"context_tokens": context_tokens, "chars": len(text), "pages": len(pages), **results})
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
