@@ -150,6 +150,25 @@ def test_out_of_memory_is_that_batchs_error_with_a_hint(tiny, monkeypatch):
     assert "--batch-size" in results[0].hint
 
 
+def test_a_prompt_longer_than_the_model_reads_fails_alone(tiny):
+    limit = tiny.model.config.text_config.max_position_embeddings
+    assert tiny.context_limit == limit == 8192
+    tpl = default_template(True)
+    jobs = [Job(0, "short", "d", "Q?", tpl.parts("Q?", context_text="brief"), "text", None),
+            Job(1, "long", "d", "Q?", tpl.parts("Q?", context_text="x" * limit), "text", None),
+            Job(2, "short2", "d", "Q?", tpl.parts("Q??", context_text="brief too"), "text", None)]
+    single = [g for _, g in tiny.generate([jobs[0], jobs[2]])]
+    tiny.batch_size = 3
+    try:
+        results = [g for _, g in tiny.generate(jobs)]
+    finally:
+        tiny.batch_size = 1
+    assert isinstance(results[1], GlyphError)
+    assert f"longer than the model's context of {limit:,} tokens" in str(results[1])
+    # the others ran as a batch of two, unpadded by the long one
+    assert [(g.raw, g.prompt_tokens) for g in (results[0], results[2])] == [(g.raw, g.prompt_tokens) for g in single]
+
+
 def test_attention_kernel_is_chosen_or_refused(model_dir):
     from glyph_cli.models.transformers_backend import TransformersBackend, load_model
 

@@ -218,6 +218,18 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _what(job: Job) -> str:
+    return f"{len(job.images)} page(s)" if job.images else "the document as text"
+
+
+def _context_limit(model) -> int | None:
+    """The positions the language model was built for (GLM-4.1V: text_config.max_position_embeddings)."""
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    limit = getattr(text_config, "max_position_embeddings", None)
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
 class TransformersBackend(Backend):
     name = "transformers"
 
@@ -231,6 +243,7 @@ class TransformersBackend(Backend):
         self.batch_size = batch_size
         self.model_name = model_name or getattr(model, "name_or_path", None) or type(model).__name__
         self.end_ids = self._end_ids()
+        self.context_limit = _context_limit(model)
 
     @classmethod
     def load(cls, path: str | Path, *, sampling: Sampling = Sampling(), batch_size: int = 1, device: str = "auto",
@@ -273,11 +286,29 @@ class TransformersBackend(Backend):
             yield from self._run(batch)
 
     def _run(self, batch: list[Job]) -> Iterator[tuple[Job, Generation | Exception]]:
+        results: dict[int, Generation | Exception] = {}
         try:
-            results: list[Generation | Exception] = list(self._generate_batch(batch))
+            inputs = self._inputs(batch)
+            results.update(self._too_long(batch, inputs))
+            rest = [i for i in range(len(batch)) if i not in results]
+            if results and rest:
+                inputs = self._inputs([batch[i] for i in rest])
+            if rest:
+                results.update(zip(rest, self._generate_batch(inputs)))
         except (GlyphError, ValueError, OSError, RuntimeError) as exc:
-            results = [self._batch_error(exc, batch)] * len(batch)
-        yield from zip(batch, results)
+            error = self._batch_error(exc, batch)
+            results = {i: results.get(i, error) for i in range(len(batch))}
+        yield from ((job, results[i]) for i, job in enumerate(batch))
+
+    def _too_long(self, batch: list[Job], inputs) -> dict[int, GlyphError]:
+        """Questions whose prompt alone is longer than the model reads: they fail, the rest run."""
+        if self.context_limit is None:
+            return {}
+        lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        return {i: GlyphError(f"the prompt is {n:,} tokens ({_what(job)}), longer than the model's context of "
+                              f"{self.context_limit:,} tokens",
+                              "render at a lower dpi or split the document")
+                for i, (job, n) in enumerate(zip(batch, lengths)) if n > self.context_limit}
 
     def _batch_error(self, exc: Exception, batch: list[Job]) -> GlyphError:
         import torch
@@ -311,9 +342,7 @@ class TransformersBackend(Backend):
         pad = self.processor.tokenizer.pad_token_id
         return pad if pad is not None else min(self.end_ids)
 
-    def _generate_batch(self, batch: list[Job]) -> Iterator[Generation]:
-        import torch
-
+    def _inputs(self, batch: list[Job]):
         texts = [self.processor.apply_chat_template([{"role": "user", "content": _chat_content(job.parts)}],
                                                     add_generation_prompt=True, tokenize=False)
                  for job in batch]
@@ -322,7 +351,11 @@ class TransformersBackend(Backend):
         # would put a second [gMASK]<sop> in front.
         inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True,
                                 add_special_tokens=False)
-        inputs = inputs.to(self.model.device, dtype=self.model.dtype)
+        return inputs.to(self.model.device, dtype=self.model.dtype)
+
+    def _generate_batch(self, inputs) -> list[Generation]:
+        import torch
+
         prompt_len = inputs["input_ids"].shape[1]
         watch = _stop_watch_class()(prompt_len, self.sampling.repeat_window, self.end_ids)
         if not self.sampling.greedy:
@@ -334,6 +367,7 @@ class TransformersBackend(Backend):
         latency = time.perf_counter() - start
         ttft = watch.first_token_at - start if watch.first_token_at is not None else None
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        results = []
         for row, ids in enumerate(output[:, prompt_len:].tolist()):
             if row in watch.stopped_at:
                 ids, finish, counted = ids[:watch.stopped_at[row]], "repetition", watch.stopped_at[row]
@@ -344,5 +378,6 @@ class TransformersBackend(Backend):
                 else:
                     ids, finish, counted = ids[:end], "stop", end + 1
             raw = self.processor.tokenizer.decode(ids, skip_special_tokens=False)
-            yield Generation(raw=raw, finish=finish, prompt_tokens=int(prompt_tokens[row]),
-                             completion_tokens=counted, latency_s=latency, ttft_s=ttft)
+            results.append(Generation(raw=raw, finish=finish, prompt_tokens=int(prompt_tokens[row]),
+                                      completion_tokens=counted, latency_s=latency, ttft_s=ttft))
+        return results
