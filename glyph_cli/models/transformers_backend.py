@@ -191,6 +191,8 @@ def _stop_watch_class():
                         continue
                     if repeating_tail(ids, self.window):
                         self.stopped_at[row] = new
+            if not self.stopped_at:  # made on the device: no host-to-device copy, no wait for the GPU
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
             flags = [row in self.stopped_at for row in range(input_ids.shape[0])]
             return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
 
