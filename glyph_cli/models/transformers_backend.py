@@ -153,7 +153,8 @@ def load_model(path: str | Path, device: str = "auto", dtype: str = "auto", trus
     if not log.progress_enabled():
         hf_logging.disable_progress_bar()  # its weight-loading bar follows glyph's --progress rule
     device = resolve_device(device)
-    options = {"attn_implementation": resolve_attention(attn)} if attn != "auto" else {}
+    kernel = resolve_attention(attn)
+    options = {"attn_implementation": kernel} if kernel else {}
     try:
         model = AutoModelForImageTextToText.from_pretrained(
             path, dtype=resolve_dtype(dtype, device), device_map=device, trust_remote_code=trust_remote_code,
