@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 
@@ -9,7 +10,7 @@ import orjson
 import pytest
 
 from glm4v_fixture import build_glm4v_dir
-from glyph_cli.errors import GlyphError, UsageError
+from glyph_cli.errors import ConfigError, GlyphError, UsageError
 from glyph_cli.log import ErrorPolicy
 from glyph_cli.models.ask import Question, ask, cli_questions
 from glyph_cli.models.backend import Job, Sampling
@@ -178,6 +179,9 @@ def test_attention_kernel_is_chosen_or_refused(model_dir):
     assert TransformersBackend.load(model_dir, device="cpu").describe()["attention"] == "sdpa"  # transformers' pick
     with pytest.raises(UsageError, match="--attn must be one of"):
         load_model(model_dir, device="cpu", attn="fastest")
+    if importlib.util.find_spec("flash_attn") is None:  # a kernel whose package is missing: an error, not a crash
+        with pytest.raises(ConfigError, match="FlashAttention2"):
+            load_model(model_dir, device="cpu", attn="flash_attention_2")
 
 
 def test_remote_code_is_not_run_without_the_flag(model_dir, tmp_path):
