@@ -55,10 +55,14 @@ def throughput(docs: list[dict], preset: str = "glyph") -> dict:
 
 
 def baseline(docs: list[dict], limit: int) -> dict | None:
-    try:
-        from baseline_reportlab import render_pages
-    except ImportError:
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("reportlab") is None or shutil.which("pdftoppm") is None:
+        print("\n(baseline skipped: it needs `pip install reportlab` and pdftoppm, `apt-get install poppler-utils`)")
         return None
+    from baseline_reportlab import render_pages
+
     chars = pages = size = 0
     c0, w0 = cpu(), time.perf_counter()
     for d in docs:
