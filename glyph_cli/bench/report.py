@@ -21,10 +21,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _save(plt, fig, path: Path) -> None:
+    """Write the figure (atomically) and free it."""
     buf = io.BytesIO()
     # No timestamp in the PNG, so the same results give the same bytes.
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
     write_bytes_atomic(path, buf.getvalue())
 
 
@@ -52,8 +54,7 @@ def compression_vs_dpi(plt, summaries: list[dict], path: Path) -> None:
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def compression_vs_length(plt, rows: list[dict], family: str, path: Path) -> None:
@@ -67,8 +68,7 @@ def compression_vs_length(plt, rows: list[dict], family: str, path: Path) -> Non
     ax.set_title("Compression vs document length")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def readability_tradeoff(plt, summaries: list[dict], family: str, path: Path) -> None:
@@ -84,8 +84,7 @@ def readability_tradeoff(plt, summaries: list[dict], family: str, path: Path) ->
     ax.set_ylabel(f"character accuracy, % ({reader})")
     ax.set_title("Readability vs compression")
     ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def write_report(folder: str | Path, provenance: dict, rows: list[dict], summaries: list[dict], tables: str,
