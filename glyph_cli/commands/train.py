@@ -1,0 +1,101 @@
+"""`glyph train`: training data from pages, the three training stages, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from glyph_cli import log
+
+train = typer.Typer(help="Train a vision-language model on rendered pages: data, pretrain, sft, grpo, export.",
+                    no_args_is_help=True, rich_markup_mode=None)
+
+
+@train.command("data")
+def data(
+    inputs: Optional[List[str]] = typer.Argument(None, help="Page streams or bundles ('-' or none: stdin)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The dataset directory to write."),
+    task: Optional[List[str]] = typer.Option(None, "--task", "-t", help="ocr, interleave, generate or instruct "
+                                             "(repeatable; default: ocr)."),
+    questions: Optional[str] = typer.Option(None, "--questions", help='instruct: JSONL of {"id", "doc", "question", '
+                                            '"answer", "thinking"?}.'),
+    ocr_ratio: float = typer.Option(0.0, "--ocr-ratio", help="instruct: share of OCR examples mixed in, in [0, 1)."),
+    style_sampling: bool = typer.Option(False, "--style-sampling", help="Re-render each document in a style drawn "
+                                        "from Glyph's search space (seeded)."),
+    style_max_dpi: int = typer.Option(150, "--style-max-dpi", help="--style-sampling: highest dpi drawn."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice (styles, runs, the OCR mix)."),
+    max_target_chars: int = typer.Option(4000, "--max-target-chars", help="interleave/generate: target length cap."),
+    template: Optional[Path] = typer.Option(None, "--template", help="Prompt template (as glyph ask --template)."),
+    shard_size: int = typer.Option(256, "--shard-size", help="Examples per Parquet shard."),
+    tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="--style-sampling: text tokenizer for doc records."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset directory."),
+    on_error: str = typer.Option("fail", "--on-error", help="fail or skip bad documents and questions."),
+) -> int:
+    """Build a training set from pages: Parquet shards with page PNGs, a manifest, a completion marker.
+
+      glyph render docs.jsonl | glyph train data -o ocr-set -t ocr -t interleave --style-sampling
+    """
+    from glyph_cli.train.pipeline import make_dataset
+
+    policy = log.ErrorPolicy(on_error)
+    make_dataset(inputs or [], output, tasks=tuple(task or ["ocr"]), questions=questions, ocr_ratio=ocr_ratio,
+                 style_sampling=style_sampling, style_max_dpi=style_max_dpi, seed=seed,
+                 max_target_chars=max_target_chars, template=template, shard_size=shard_size, tokenizer=tokenizer,
+                 overwrite=overwrite, policy=policy)
+    return 1 if policy.failed else 0
+
+
+def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume: bool) -> int:
+    from glyph_cli.train.runconfig import load_run_config
+    from glyph_cli.train.stages import INTERRUPTED, run_stage
+
+    cfg = load_run_config(stage, config, set_ or [])
+    summary = run_stage(cfg, resume=resume)
+    log.info(f"{stage}: {summary['step']} step(s), train loss {summary['train_loss']:.4g}, "
+             f"output in {cfg['output_dir']}")
+    return INTERRUPTED if summary["interrupted"] else 0
+
+
+CONFIG_HELP = "Run config (YAML or JSON) with every hyperparameter; see docs/TRAIN.md."
+SET_HELP = "KEY=VALUE over the config (dotted keys, e.g. training.max_steps=10; repeatable)."
+RESUME_HELP = "Continue from the last checkpoint in output_dir (same step, same data order)."
+
+
+@train.command("pretrain")
+def pretrain(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+             set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+             resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+    """Continual pre-training (OCR, interleaved LM, generation) on a glyph train data set."""
+    return _stage("pretrain", config, set_, resume)
+
+
+@train.command("sft")
+def sft(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+        set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+        resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+    """Supervised fine-tuning on instruct data (with the OCR mix); the prompt is masked out."""
+    return _stage("sft", config, set_, resume)
+
+
+@train.command("grpo")
+def grpo(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+         set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+         resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+    """GRPO with trl: answer, format and OCR rewards; all-equal groups dropped from the loss."""
+    return _stage("grpo", config, set_, resume)
+
+
+@train.command("export")
+def export(run: Path = typer.Argument(..., help="A run directory (its final/ or last checkpoint) or a checkpoint."),
+           output: Path = typer.Option(..., "--output", "-o", help="The model directory to write."),
+           base: Optional[str] = typer.Option(None, "--base", help="Base model directory (default: the run's model)."),
+           dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16 or float32."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing directory.")) -> int:
+    """Merge a LoRA adapter, restore the release chat template and generation config, write a model dir."""
+    from glyph_cli.train.export import export as export_model
+
+    out = export_model(run, output, base=base, dtype=dtype, overwrite=overwrite)
+    log.info(f"exported {run} to {out}")
+    return 0
