@@ -53,8 +53,9 @@ def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume
 
     cfg = load_run_config(stage, config, set_ or [])
     summary = run_stage(cfg, resume=resume)
-    log.info(f"{stage}: {summary['step']} step(s), train loss {summary['train_loss']:.4g}, "
-             f"output in {cfg['output_dir']}")
+    if summary["main_process"]:
+        log.info(f"{stage}: {summary['step']} step(s), train loss {summary['train_loss']:.4g}, "
+                 f"output in {cfg['output_dir']}")
     return INTERRUPTED if summary["interrupted"] else 0
 
 

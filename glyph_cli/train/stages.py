@@ -211,7 +211,8 @@ def _run(cfg: dict, trainer, out: Path, ckpt: Path | None) -> dict:
                "train_loss": result.training_loss, "interrupted": callback.interrupted,
                "seconds": result.metrics.get("train_runtime"),
                "steps_per_second": result.metrics.get("train_steps_per_second"),
-               "samples_per_second": result.metrics.get("train_samples_per_second")}
+               "samples_per_second": result.metrics.get("train_samples_per_second"),
+               "main_process": trainer.is_world_process_zero()}
     if cfg["weights_digest"]:
         rank = trainer.args.process_index
         (out / "ranks").mkdir(exist_ok=True)
@@ -271,6 +272,24 @@ def grpo_rows(dataset):
                 "question": meta.get("question") or ""}
 
     return dataset.map(convert)
+
+
+def chat_template_tokens_only(processor):
+    """The processor, with `add_special_tokens=False` as its default.
+
+    trl calls the processor on chat-templated text without that flag when it scores completions;
+    a GLM tokenizer then puts a second [gMASK]<sop> before the template's, and the ids no longer
+    line up with the prompt it generated from.
+    """
+    base = type(processor)
+
+    class TemplateTokensOnly(base):
+        def __call__(self, *args, add_special_tokens: bool = False, **kwargs):
+            return super().__call__(*args, add_special_tokens=add_special_tokens, **kwargs)
+
+    TemplateTokensOnly.__name__ = TemplateTokensOnly.__qualname__ = base.__name__
+    processor.__class__ = TemplateTokensOnly
+    return processor
 
 
 def _drop_trainer_class():
@@ -339,6 +358,7 @@ def train_grpo(cfg: dict, resume: bool = False) -> dict:
     )
     # Prompts of unequal length are padded on the left (right padding breaks mrope position ids).
     processor.tokenizer.padding_side = "left"
+    processor = chat_template_tokens_only(processor)
     cls = _drop_trainer_class() if g["drop_equal_groups"] else GRPOTrainer
     trainer = cls(model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
                   callbacks=[_callback_class()(cfg, out)])
