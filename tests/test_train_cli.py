@@ -116,3 +116,15 @@ def test_two_processes_through_accelerate_launch_train_the_same_model(model_dir,
     trained = load_file(tmp_path / "run" / "final" / "model.safetensors")
     assert any(not base[k].equal(trained[k]) for k in base if k in trained)  # it did train
     assert len([m for m in metrics(tmp_path / "run") if "loss" in m]) == 2  # one process logs
+
+
+def test_paths_in_a_config_file_are_relative_to_it_and_set_overrides(tmp_path):
+    (tmp_path / "cfgs").mkdir()
+    f = tmp_path / "cfgs" / "sft.yaml"
+    f.write_text("stage: sft\nmodel: ../m\ndata: d\noutput_dir: runs/x\ntraining: {max_steps: 7}\n")
+    cfg = load_run_config("sft", f, ["training.max_steps=9", "data=/abs/d", "lora.r=4"])
+    assert cfg["model"] == str(tmp_path / "cfgs" / ".." / "m") and cfg["output_dir"] == str(tmp_path / "cfgs" / "runs/x")
+    assert cfg["data"] == "/abs/d" and cfg["training"]["max_steps"] == 9 and cfg["lora"]["r"] == 4
+    assert cfg["training"]["learning_rate"] == 5e-6 and cfg["training"]["min_lr"] == 2e-6  # Glyph's SFT recipe
+    with pytest.raises(Exception, match="a sft config"):
+        load_run_config("grpo", f)

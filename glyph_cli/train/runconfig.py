@@ -18,6 +18,7 @@ from glyph_cli.errors import ConfigError
 STAGES = ("pretrain", "sft", "grpo")
 FINETUNE = ("full", "lora")
 RESOLVED_NAME = "glyph_train_config.json"
+PATH_KEYS = ("model", "data", "output_dir")
 
 # The language model's attention and MLP projections in GLM-4.1V (and Qwen2-VL-style models);
 # `down_proj` alone would also match the vision tower's MLP.
@@ -131,21 +132,20 @@ def parse_set(item: str) -> dict:
 
 def load_run_config(stage: str, path: str | Path | None = None, sets: list[str] | None = None) -> dict:
     cfg = defaults(stage)
-    origin_dir = None
     if path is not None:
         data = read_file(path)
         file_stage = data.pop("stage", stage)
         if file_stage != stage:
             raise ConfigError(f"{path}: a {file_stage} config, given to glyph train {stage}")
+        # Paths in a file are relative to the file, so a run config travels with its data;
+        # paths given with --set are relative to where the command runs.
+        here = Path(path).resolve().parent
+        for key in PATH_KEYS:
+            if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+                data[key] = str(here / data[key])
         cfg = _merge(cfg, data, str(path))
-        origin_dir = Path(path).resolve().parent
     for item in sets or []:
         cfg = _merge(cfg, parse_set(item), f"--set {item}")
-    for key in ("model", "data", "output_dir"):
-        # Relative paths in a file are relative to the file, so a run config travels with its data.
-        if cfg[key] and origin_dir is not None and not Path(cfg[key]).is_absolute():
-            if (origin_dir / cfg[key]).exists() or key == "output_dir":
-                cfg[key] = str(origin_dir / cfg[key])
     validate(cfg)
     return cfg
 
