@@ -118,9 +118,12 @@ def test_sft_with_the_ocr_mix_and_lora_touches_only_the_language_model(model_dir
                   save_steps=1000)
     cfg["finetune"] = "lora"
     cfg["freeze_vision"] = False  # even with the tower unfrozen, LoRA targets the language model alone
+    cfg["gradient_checkpointing"] = True
     run_stage(cfg)
     adapter = load_file(tmp_path / "run" / "final" / "adapter_model.safetensors")
     assert adapter and all(".language_model.layers." in k for k in adapter)
+    # lora_B starts at zero: non-zero means gradients flowed through the checkpointed layers
+    assert all(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
     kinds = {k.split(".")[-3] for k in adapter}
     assert kinds == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}
     assert json.loads((data / "manifest.json").read_text())["counts"]["ocr"] == 1
