@@ -262,12 +262,10 @@ def train_lm(cfg: dict, resume: bool = False) -> dict:
 
 def grpo_rows(dataset):
     """Training-set rows as GRPO prompts: the `glyph ask` user turn, the images, the references."""
-    import json as _json
-
     from glyph_cli.train.collate import chat_prompt, row_parts
 
     def convert(row):
-        meta = _json.loads(row["meta"] or "{}")
+        meta = json.loads(row["meta"] or "{}")
         return {"prompt": chat_prompt(row_parts(row)), "answers": meta.get("answers") or [row["target"]],
                 "question": meta.get("question") or ""}
 
