@@ -78,6 +78,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(model_dir, ocr_set, tmp_path):
     assert 1 <= step < 100000 and b"interrupted" in err
 
 
+@pytest.mark.slow
 def test_lora_export_loads_and_answers_through_glyph_ask(model_dir, ocr_set, tmp_path):
     cfg = write_config(tmp_path / "run.json", model_dir, ocr_set, tmp_path / "run", max_steps=2)
     run_glyph("train", "sft", str(cfg), "--set", "finetune=lora", check=True, env=ENV)
@@ -99,6 +100,7 @@ def test_lora_export_loads_and_answers_through_glyph_ask(model_dir, ocr_set, tmp
     assert answer["id"] == "a:0" and answer["completion_tokens"] >= 1
 
 
+@pytest.mark.slow
 def test_two_processes_through_accelerate_launch_train_the_same_model(model_dir, ocr_set, tmp_path):
     cfg = write_config(tmp_path / "run.json", model_dir, ocr_set, tmp_path / "run", max_steps=2)
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",

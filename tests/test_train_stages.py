@@ -63,6 +63,7 @@ def test_labels_supervise_only_the_target_and_end_token_after_asks_prompt(model_
     assert asked["input_ids"][0].tolist() == enc["input_ids"][:n_prompt].tolist()
 
 
+@pytest.mark.slow
 def test_ocr_pretraining_halves_the_loss(model_dir, ocr_set, tmp_path):
     from glyph_cli.train.stages import run_stage
 
@@ -76,6 +77,7 @@ def test_ocr_pretraining_halves_the_loss(model_dir, ocr_set, tmp_path):
     assert saved["training"]["max_steps"] == 30
 
 
+@pytest.mark.slow
 def test_the_answer_follows_the_page_image_above_chance(model_dir, tmp_path):
     """Same question, same text: only the page's look (dark vs document theme) tells the answer."""
     import torch
