@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
@@ -58,6 +59,11 @@ def test_config_errors_exit_2_naming_the_key(tmp_path):
     assert proc.returncode == 2 and b"learnign_rate" in proc.stderr and proc.stdout == b""
     proc = run_glyph("train", "sft", str(bad), "--set", "nope=1", env=ENV)
     assert proc.returncode == 2
+    if importlib.util.find_spec("vllm") is None:
+        good = tmp_path / "grpo.yaml"
+        good.write_text("model: m\ndata: d\noutput_dir: o\n")
+        proc = run_glyph("train", "grpo", str(good), "--use-vllm", env=ENV)
+        assert proc.returncode == 2 and b"vllm is not installed" in proc.stderr
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(model_dir, ocr_set, tmp_path):

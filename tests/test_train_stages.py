@@ -140,6 +140,12 @@ def test_resume_continues_at_the_same_step_with_the_same_losses(model_dir, ocr_s
     full = run_cfg("pretrain", model_dir, ocr_set, tmp_path / "full", max_steps=4, save_steps=2,
                    learning_rate=0.001, per_device_train_batch_size=1)
     run_stage(full)
+    from safetensors.torch import load_file
+
+    base, trained = load_file(model_dir / "model.safetensors"), load_file(tmp_path / "full" / "final" / "model.safetensors")
+    vision = [k for k in base if ".visual." in f".{k}"]
+    assert vision and all(base[k].equal(trained[k]) for k in vision)  # the vision tower is frozen by default
+    assert any(not base[k].equal(trained[k]) for k in base if "language_model" in k)
     # a run that stopped after its checkpoint at step 2
     part = tmp_path / "part"
     part.mkdir()

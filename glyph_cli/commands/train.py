@@ -47,11 +47,13 @@ def data(
     return 1 if policy.failed else 0
 
 
-def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume: bool) -> int:
+def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume: bool, unfreeze_vision: bool,
+           extra: tuple[str, ...] = ()) -> int:
     from glyph_cli.train.runconfig import load_run_config
     from glyph_cli.train.stages import INTERRUPTED, run_stage
 
-    cfg = load_run_config(stage, config, set_ or [])
+    flags = [*(["freeze_vision=false"] if unfreeze_vision else []), *extra]
+    cfg = load_run_config(stage, config, [*(set_ or []), *flags])
     summary = run_stage(cfg, resume=resume)
     if summary["main_process"]:
         log.info(f"{stage}: {summary['step']} step(s), train loss {summary['train_loss']:.4g}, "
@@ -62,30 +64,36 @@ def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume
 CONFIG_HELP = "Run config (YAML or JSON) with every hyperparameter; see docs/TRAIN.md."
 SET_HELP = "KEY=VALUE over the config (dotted keys, e.g. training.max_steps=10; repeatable)."
 RESUME_HELP = "Continue from the last checkpoint in output_dir (same step, same data order)."
+UNFREEZE_HELP = "Train the vision tower too (frozen by default; the config key freeze_vision)."
 
 
 @train.command("pretrain")
 def pretrain(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
              set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-             resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+             resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+             unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP)) -> int:
     """Continual pre-training (OCR, interleaved LM, generation) on a glyph train data set."""
-    return _stage("pretrain", config, set_, resume)
+    return _stage("pretrain", config, set_, resume, unfreeze_vision)
 
 
 @train.command("sft")
 def sft(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
         set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-        resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+        resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+        unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP)) -> int:
     """Supervised fine-tuning on instruct data (with the OCR mix); the prompt is masked out."""
-    return _stage("sft", config, set_, resume)
+    return _stage("sft", config, set_, resume, unfreeze_vision)
 
 
 @train.command("grpo")
 def grpo(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
          set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-         resume: bool = typer.Option(False, "--resume", help=RESUME_HELP)) -> int:
+         resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+         unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP),
+         use_vllm: bool = typer.Option(False, "--use-vllm", help="Generate the groups with vLLM (installed "
+                                       "separately); default: transformers.")) -> int:
     """GRPO with trl: answer, format and OCR rewards; all-equal groups dropped from the loss."""
-    return _stage("grpo", config, set_, resume)
+    return _stage("grpo", config, set_, resume, unfreeze_vision, ("grpo.use_vllm=true",) if use_vllm else ())
 
 
 @train.command("export")
