@@ -51,8 +51,12 @@ class Renderer:
 
     def render(self, doc: Document) -> Iterator[dict]:
         """The doc record, then its page records. Pages are produced as the caller consumes them."""
-        prep = prepare(doc.text, newline=self.cfg.newline, marker_text=self.cfg.marker_text,
-                       tab_width=self.cfg.tab_width)
+        cfg = self.cfg
+        prep = prepare(doc.text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width,
+                       tabs=cfg.tabs, keep_tabs=cfg.wrap == "words")
+        if cfg.wrap == "words":
+            yield from self._render_flow(doc, prep)
+            return
         buffered: list[RenderedPage] = []
         drawing = self._draw(prep)
         for page in drawing:
@@ -79,6 +83,19 @@ class Renderer:
                     raise RuntimeError(f"document {doc.id!r}: page {page.info.index} laid out differently "
                                        "when drawn than when counted")
                 yield self._page_record(doc, prep, page, page_tokens[page.info.index])
+
+    def _render_flow(self, doc: Document, prep) -> Iterator[dict]:
+        """Lay the whole document out first (cheap: no shaping), then draw page by page."""
+        ts = self.typesetter
+        layouts = list(ts.flow(prep))
+        infos = [ts.flow_info(p, i == len(layouts) - 1) for i, p in enumerate(layouts)]
+        page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
+        yield self._doc_record(doc, prep, infos, page_tokens)
+        for i, layout in enumerate(layouts):
+            layouts[i] = None  # drawn pages are dropped as they go
+            info, coverage = ts.draw_flow(layout, i == len(infos) - 1)
+            page = RenderedPage(info, self.rasteriser.encode(coverage, []))
+            yield self._page_record(doc, prep, page, page_tokens[i])
 
     def _doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict]) -> dict:
         totals: dict[str, int] = {}

@@ -2,7 +2,9 @@
 
 What the page shows differs from the source in defined ways (Glyph's cleanup plus ours): soft hyphens,
 zero-width spaces, BOMs and control characters are not drawn; CR LF, CR, VT, FF, NEL, LS and PS are
-line breaks; a tab is `tab_width` spaces; in marker mode every line break is drawn inline as the
+line breaks; a tab is `tab_width` spaces (tabs="spaces"), `tab_width` no-break spaces
+(tabs="nbsp", as the released evaluation scripts do) or one breaking space (tabs="space", as the
+released renderer treats it: kept as a tab for the word breaker, a space otherwise); in marker mode every line break is drawn inline as the
 marker text. Every display character maps to the source character it came from, so page spans are
 exact source ranges.
 """
@@ -45,7 +47,8 @@ class Prepared:
         return self.seg_source[i]
 
 
-def prepare(text: str, *, newline: str, marker_text: str, tab_width: int) -> Prepared:
+def prepare(text: str, *, newline: str, marker_text: str, tab_width: int, tabs: str = "spaces",
+            keep_tabs: bool = False) -> Prepared:
     if not _SPECIAL_RE.search(text):
         return Prepared(display=text, source_len=len(text))
     pieces: list[str] = []
@@ -53,7 +56,7 @@ def prepare(text: str, *, newline: str, marker_text: str, tab_width: int) -> Pre
     d = 0  # display length so far
     s = 0  # source position consumed so far
     marker = marker_text if newline == "marker" else "\n"
-    tab = " " * tab_width
+    tab = {"spaces": " " * tab_width, "nbsp": "\u00a0" * tab_width}.get(tabs, "\t" if keep_tabs else " ")
 
     def copy_until(end: int) -> None:
         nonlocal d, s
