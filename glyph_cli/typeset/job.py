@@ -37,9 +37,15 @@ def make_renderer(cfg: RenderConfig, tokenizer: str):
 _worker_renderer = None
 
 
+_worker_error: GlyphError | None = None
+
+
 def _worker_init(cfg: RenderConfig, tokenizer: str) -> None:
-    global _worker_renderer
-    _worker_renderer = make_renderer(cfg, tokenizer)
+    global _worker_renderer, _worker_error
+    try:
+        _worker_renderer = make_renderer(cfg, tokenizer)
+    except GlyphError as exc:  # a bad font or tokenizer: reported by the parent, as with -j 1
+        _worker_error = exc
 
 
 def render_failure(doc: Document, exc: Exception) -> InputError:
@@ -59,7 +65,20 @@ def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
 
 
 def _worker_render(doc: Document) -> list[dict] | GlyphError:
+    if _worker_error is not None:
+        return _SetupFailed(_worker_error)
     return render_records(_worker_renderer, doc)
+
+
+class _SetupFailed(Exception):
+    """A worker could not build its renderer: the whole run's error, not one document's."""
+
+    def __init__(self, error: GlyphError):
+        super().__init__(str(error))
+        self.error = error
+
+    def __reduce__(self):
+        return (_SetupFailed, (self.error,))
 
 
 @dataclass
@@ -123,6 +142,8 @@ class RenderJob:
             return
         for result in ordered_map(_worker_render, docs, self.workers, processes=True, initializer=_worker_init,
                                   initargs=(self.cfg, self.tokenizer)):
+            if isinstance(result, _SetupFailed):
+                raise result.error
             if isinstance(result, Exception):
                 policy.record_failed(result)
                 continue

@@ -1,0 +1,29 @@
+"""The render job through the real entry point: worker set-up errors and the glyph flow end to end."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_glyph
+
+
+def test_font_error_with_workers_is_one_line_and_exit_2_as_without():
+    for jobs in ("1", "2"):
+        proc = run_glyph("render", "-j", jobs, "--font", "No Such Font", "--format", "text", input=b"hello\n")
+        err = proc.stderr.decode().strip().splitlines()
+        assert proc.returncode == 2, proc.stderr.decode()
+        assert len(err) == 1 and "No Such Font" in err[0] and "Traceback" not in proc.stderr.decode()
+
+
+def test_inf_in_a_config_file_is_a_config_error(tmp_path):
+    (tmp_path / "c.json").write_text('{"font-size": Infinity}')
+    proc = run_glyph("render", "--config", str(tmp_path / "c.json"), "--print-config")
+    assert proc.returncode == 2 and "finite" in proc.stderr.decode()
+
+
+def test_glyph_preset_stream_with_two_workers_equals_one(tmp_path):
+    docs = "".join(json.dumps({"id": f"d{i}", "text": ("Prose  with runs\tand tabs.\n" * (50 * i + 1))}) + "\n"
+                   for i in range(4)).encode()
+    one = run_glyph("render", "-j", "1", "--format", "jsonl", input=docs, check=True).stdout
+    two = run_glyph("render", "-j", "2", "--format", "jsonl", input=docs, check=True).stdout
+    assert one == two and one.count(b'"type":"page"') >= 4
