@@ -35,6 +35,7 @@ NEWLINES = ("break", "marker")
 WRAPS = ("words", "pango")  # words: the released reportlab rules; pango: Unicode line breaking (UAX #14)
 TABS = ("spaces", "space", "nbsp")
 BASELINES = ("font-size", "centered")
+HINTINGS = ("none", "slight", "medium", "full")
 BIT_DEPTHS = (1, 2, 4, 8)
 
 # Themes set colours (and a font for `code`) unless the user sets them explicitly.
@@ -85,6 +86,9 @@ class RenderConfig:
     auto_crop_width: bool = True
     auto_crop_last_page: bool = True
     antialias: bool = True
+    ink_gamma: float = 1.0  # coverage -> ink: c ** ink_gamma
+    oversample: int = 1  # columns drawn per pixel, averaged: glyphs at 1/k-pixel positions
+    hinting: str = "slight"  # FreeType hinting of glyph outlines: none, slight, medium, full
     bit_depth: int = 8
     png_level: int = 1
 
@@ -123,12 +127,15 @@ _GLYPH = {
     "page_size": "A4", "dpi": 72, "margin_x": 10, "margin_y": 10, "font_size": 9, "line_height": 10,
     "alignment": "left", "newline": "break", "auto_crop_width": True, "auto_crop_last_page": True,
     "wrap": "words", "tabs": "space", "frame_padding": 6, "baseline": "font-size", "paragraph_lines": 30,
+    # readability (issue 12): unhinted outlines at quarter-pixel positions read as well as poppler's pages
+    "hinting": "none", "oversample": 4,
 }
 # The dense style of the released demo: newlines drawn as a red inline " \\n " marker, 10 pt margins,
 # Unicode line breaking (glyph's `glyph` preset before issue 12).
 _MARKER = {
     "page_size": "A4", "dpi": 72, "margin_x": 10, "margin_y": 10, "font_size": 9, "line_height": 10,
     "alignment": "left", "newline": "marker", "auto_crop_width": True, "auto_crop_last_page": True,
+    "hinting": "none", "oversample": 4,
 }
 PRESETS: dict[str, dict[str, Any]] = {
     "glyph": _GLYPH,
@@ -279,7 +286,7 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError
         if not isinstance(value, str):
             raise ValueError  # a number or a list where a name or colour goes
-        if name in ("alignment", "newline", "theme", "wrap", "tabs", "baseline"):
+        if name in ("alignment", "newline", "theme", "wrap", "tabs", "baseline", "hinting"):
             return value.lower()
         if name.endswith("_color"):
             return value.upper()
@@ -315,6 +322,9 @@ def _check(cfg: RenderConfig) -> None:
     need(cfg.newline in NEWLINES, f"newline must be one of {', '.join(NEWLINES)}, got {cfg.newline!r}")
     need(cfg.wrap in WRAPS, f"wrap must be one of {', '.join(WRAPS)}, got {cfg.wrap!r}")
     need(cfg.tabs in TABS, f"tabs must be one of {', '.join(TABS)}, got {cfg.tabs!r}")
+    need(0.2 <= cfg.ink_gamma <= 5, f"ink_gamma must be 0.2..5, got {cfg.ink_gamma:g}")
+    need(1 <= cfg.oversample <= 8, f"oversample must be 1..8, got {cfg.oversample}")
+    need(cfg.hinting in HINTINGS, f"hinting must be one of {', '.join(HINTINGS)}, got {cfg.hinting!r}")
     need(cfg.baseline in BASELINES, f"baseline must be one of {', '.join(BASELINES)}, got {cfg.baseline!r}")
     need(0 <= cfg.frame_padding <= 200, f"frame_padding must be 0..200 pt, got {cfg.frame_padding:g}")
     need(0 <= cfg.paragraph_lines <= 100000, f"paragraph_lines must be 0..100000, got {cfg.paragraph_lines}")

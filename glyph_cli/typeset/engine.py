@@ -99,7 +99,7 @@ class Typesetter:
         self.pctx = self.fontmap.create_context()
         options = cairo.FontOptions()
         options.set_hint_metrics(cairo.HINT_METRICS_OFF)  # layout independent of dpi
-        options.set_hint_style(cairo.HINT_STYLE_SLIGHT)
+        options.set_hint_style(getattr(cairo, f"HINT_STYLE_{cfg.hinting.upper()}"))
         options.set_antialias(cairo.ANTIALIAS_GRAY if cfg.antialias else cairo.ANTIALIAS_NONE)
         PangoCairo.context_set_font_options(self.pctx, options)
         PangoCairo.context_set_resolution(self.pctx, 72)  # 1 pt == 1 layout unit
@@ -107,7 +107,8 @@ class Typesetter:
 
         s = cfg.scale
         self.page_w, self.page_h = cfg.page_px
-        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w, self.page_h)
+        k = self.oversample = cfg.oversample
+        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w * k, self.page_h)
         self.ctx = cairo.Context(self.surface)
         # the surface is reused for every page, so one numpy view of its memory serves them all
         self.pixels = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
@@ -117,7 +118,9 @@ class Typesetter:
         # measure glyphs in the squeezed space and the horizontal scale would cancel out.
         self.ctx.set_matrix(cairo.Matrix(xx=s, yy=s, x0=self.x0))
         PangoCairo.update_context(self.ctx, self.pctx)
-        self.ctx.set_matrix(cairo.Matrix(xx=s * cfg.horizontal_scale, yy=s, x0=self.x0))
+        # Oversampling draws k columns per pixel (glyphs land on 1/k-pixel positions, which cairo
+        # 1.16 otherwise rounds to whole pixels) and averages them back.
+        self.ctx.set_matrix(cairo.Matrix(xx=s * cfg.horizontal_scale * k, yy=s, x0=self.x0 * k))
 
         self.desc = Pango.FontDescription.from_string(f"{family},{cfg.font_cjk}")
         self.desc.set_family(f"{family},{cfg.font_cjk}")
@@ -423,7 +426,16 @@ class Typesetter:
 
     def _coverage(self, width: int, height: int) -> np.ndarray:
         self.surface.flush()
-        return self.pixels[:height, :width]
+        k = self.oversample
+        if k == 1:
+            return self.pixels[:height, :width]
+        if k == 4:  # four samples are one uint32: add them with two masked shifts (SWAR), not a reduce
+            v = self.pixels[:height].view(np.uint32)[:, :width]
+            t = (v & 0x00FF00FF) + ((v >> 8) & 0x00FF00FF)
+            t = (t & 0xFFFF) + (t >> 16)
+            return ((t + 2) >> 2).astype(np.uint8)
+        cols = self.pixels[:height, :width * k].reshape(height, width, k)
+        return ((cols.sum(axis=2, dtype=np.uint16) + k // 2) // k).astype(np.uint8)
 
 
 def tool_versions() -> dict:
