@@ -81,6 +81,72 @@ class _SetupFailed(Exception):
         return (_SetupFailed, (self.error,))
 
 
+_worker_drawer = None
+FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a document
+
+
+def _drawer_init(cfg: RenderConfig) -> None:
+    global _worker_drawer, _worker_error
+    try:
+        from glyph_cli.typeset.render import PageDrawer
+
+        _worker_drawer = PageDrawer(cfg)
+    except GlyphError as exc:
+        _worker_error = exc
+
+
+def _draw_batch(pages: list, last_index: int):
+    if _worker_error is not None:
+        return _SetupFailed(_worker_error)
+    return _worker_drawer.draw(pages, last_index)
+
+
+class _PageWorkers:
+    """Pages of the words flow drawn by worker processes in bounded batches, in order.
+
+    The parent lays each document out (line breaking and pagination, no shaping), writes its doc
+    record, and hands its pages to the workers FLOW_BATCH at a time, at most `2 * workers` batches in
+    flight: one document of any size is spread over all workers, and no process holds a whole one.
+    """
+
+    def __init__(self, cfg: RenderConfig, renderer, workers: int):
+        import concurrent.futures as cf
+        import multiprocessing
+
+        self.renderer = renderer
+        self.window = 2 * workers
+        self.executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                               initializer=_drawer_init, initargs=(cfg,))
+
+    def records(self, doc: Document) -> Iterator[dict]:
+        import collections
+
+        r = self.renderer
+        prep = r.prepare(doc)
+        layouts, infos, page_tokens, doc_record = r.flow_layout(doc, prep)
+        yield doc_record
+        del doc_record
+        last = len(layouts) - 1
+        pending: collections.deque = collections.deque()
+        batches = (layouts[i:i + FLOW_BATCH] for i in range(0, len(layouts), FLOW_BATCH))
+        for batch in batches:
+            pending.append(self.executor.submit(_draw_batch, batch, last))
+            if len(pending) >= self.window:
+                yield from self._collect(pending.popleft(), doc, prep, page_tokens)
+        while pending:
+            yield from self._collect(pending.popleft(), doc, prep, page_tokens)
+
+    def _collect(self, future, doc, prep, page_tokens) -> Iterator[dict]:
+        result = future.result()
+        if isinstance(result, _SetupFailed):
+            raise result.error
+        for info, png in result:
+            yield self.renderer.flow_page_record(doc, prep, info, png, page_tokens[info.index])
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class Totals:
     docs: int = 0
@@ -135,6 +201,14 @@ class RenderJob:
         from glyph_cli.parallel import ordered_map
 
         docs = self._documents(policy)
+        if self.workers > 1 and self.cfg.wrap == "words":
+            pool = _PageWorkers(self.cfg, make_renderer(self.cfg, self.tokenizer), self.workers)
+            try:
+                for doc in docs:
+                    yield _guarded(pool.records(doc), doc)
+            finally:
+                pool.close()
+            return
         if self.workers <= 1:
             renderer = make_renderer(self.cfg, self.tokenizer)
             for doc in docs:
