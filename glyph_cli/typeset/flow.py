@@ -81,6 +81,12 @@ def break_source_line(text: str, a: int, b: int, widths: WordWidths, max_width: 
     if "  " in seg:
         seg = _RUN_RE.sub(lambda m: "\u00a0" * len(m.group()), seg)
     sw = widths.char(" ")
+    words = _WORD_RE.findall(seg)
+    if not words:
+        return [FlowLine(a, "", 0.0, True)]
+    total = sum(map(widths.__getitem__, words)) + sw * (len(words) - 1)
+    if total <= max_width:  # the common case: the whole source line fits, so no word breaks it
+        return [FlowLine(a, " ".join(words), total, True)]
     out: list[FlowLine] = []
     cur: list[str] = []
     cur_w = 0.0

@@ -20,6 +20,8 @@ _CONTROLS = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r\v\f") +
     chr(c) for c in range(0x80, 0xA0) if c != 0x85)
 _BREAKS = "\v\f\x85\u2028\u2029"
 _SPECIAL_RE = re.compile("\r\n|[\r\n\t" + re.escape(_BREAKS + _DROPPED + _CONTROLS) + "]")
+# with real line breaks a "\n" stays itself, so it needs no segment of its own
+_SPECIAL_BREAK_RE = re.compile("\r\n|[\r\t" + re.escape(_BREAKS + _DROPPED + _CONTROLS) + "]")
 
 
 @dataclass
@@ -49,7 +51,8 @@ class Prepared:
 
 def prepare(text: str, *, newline: str, marker_text: str, tab_width: int, tabs: str = "spaces",
             keep_tabs: bool = False) -> Prepared:
-    if not _SPECIAL_RE.search(text):
+    special = _SPECIAL_BREAK_RE if newline == "break" else _SPECIAL_RE
+    if not special.search(text):
         return Prepared(display=text, source_len=len(text))
     pieces: list[str] = []
     prep = Prepared(display="", source_len=len(text))
@@ -68,7 +71,7 @@ def prepare(text: str, *, newline: str, marker_text: str, tab_width: int, tabs: 
             d += end - s
             s = end
 
-    for m in _SPECIAL_RE.finditer(text):
+    for m in special.finditer(text):
         copy_until(m.start())
         ch = m.group()
         if ch in ("\r\n", "\r", "\n") or ch in _BREAKS:
