@@ -27,3 +27,13 @@ def test_glyph_preset_stream_with_two_workers_equals_one(tmp_path):
     one = run_glyph("render", "-j", "1", "--format", "jsonl", input=docs, check=True).stdout
     two = run_glyph("render", "-j", "2", "--format", "jsonl", input=docs, check=True).stdout
     assert one == two and one.count(b'"type":"page"') >= 4
+
+
+def test_bad_record_with_workers_behaves_as_without():
+    good = [json.dumps({"id": f"d{i}", "text": "Some prose here.\n" * (120 * i + 5)}) for i in range(3)]
+    docs = ("\n".join([good[0], "{not json", good[1], good[2]]) + "\n").encode()
+    for policy in ("skip", "fail"):
+        outs = [run_glyph("render", "-j", j, "--format", "jsonl", "--on-error", policy, input=docs)
+                for j in ("1", "2")]
+        assert outs[0].returncode == outs[1].returncode == (0 if policy == "skip" else 1)
+        assert outs[0].stdout == outs[1].stdout and outs[0].stdout.count(b'"type":"doc"') == (3 if policy == "skip" else 1)

@@ -101,12 +101,28 @@ def _draw_batch(pages: list, last_index: int):
     return _worker_drawer.draw(pages, last_index)
 
 
+class _DocEntry:
+    """One document in flight: its layout (or the error that stopped it) and its page batches."""
+
+    def __init__(self, doc: Document | None = None):
+        import collections
+
+        self.doc = doc
+        self.error: Exception | None = None  # this document's failure
+        self.raise_later: Exception | None = None  # the input's error, raised in its turn
+        self.prep = self.page_tokens = self.doc_record = None
+        self.batches: Iterator | None = None
+        self.last = 0
+        self.futures: collections.deque = collections.deque()
+
+
 class _PageWorkers:
     """Pages of the words flow drawn by worker processes in bounded batches, in order.
 
-    The parent lays each document out (line breaking and pagination, no shaping), writes its doc
-    record, and hands its pages to the workers FLOW_BATCH at a time, at most `2 * workers` batches in
-    flight: one document of any size is spread over all workers, and no process holds a whole one.
+    The parent lays documents out (line breaking and pagination, no shaping) a few documents ahead,
+    and hands their pages to the workers FLOW_BATCH at a time, at most `2 * workers` batches in
+    flight: one document of any size is spread over all workers, no process holds a whole one, and
+    the workers draw the next documents while the parent writes this one.
     """
 
     def __init__(self, cfg: RenderConfig, renderer, workers: int):
@@ -115,33 +131,88 @@ class _PageWorkers:
 
         self.renderer = renderer
         self.window = 2 * workers
+        self.lookahead = 4 * workers
         self.executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
                                                initializer=_drawer_init, initargs=(cfg,))
+        self._src_done = False
 
-    def records(self, doc: Document) -> Iterator[dict]:
+    def run(self, docs: Iterator[Document]) -> Iterator[Iterator[dict]]:
+        """Per document, in input order, an iterator of its records (consume each before the next)."""
         import collections
 
-        r = self.renderer
-        prep = r.prepare(doc)
-        layouts, infos, page_tokens, doc_record = r.flow_layout(doc, prep)
-        yield doc_record
-        del doc_record
-        last = len(layouts) - 1
-        pending: collections.deque = collections.deque()
-        batches = (layouts[i:i + FLOW_BATCH] for i in range(0, len(layouts), FLOW_BATCH))
-        for batch in batches:
-            pending.append(self.executor.submit(_draw_batch, batch, last))
-            if len(pending) >= self.window:
-                yield from self._collect(pending.popleft(), doc, prep, page_tokens)
-        while pending:
-            yield from self._collect(pending.popleft(), doc, prep, page_tokens)
+        entries: collections.deque = collections.deque()
+        src = iter(docs)
+        while True:
+            self._fill(entries, src)
+            if not entries:
+                return
+            head = entries[0]
+            if head.raise_later is not None:
+                raise head.raise_later
+            yield _guarded(self._records(head, entries, src), head.doc)
+            entries.popleft()
 
-    def _collect(self, future, doc, prep, page_tokens) -> Iterator[dict]:
-        result = future.result()
-        if isinstance(result, _SetupFailed):
-            raise result.error
-        for info, png in result:
-            yield self.renderer.flow_page_record(doc, prep, info, png, page_tokens[info.index])
+    def _layout(self, doc: Document) -> _DocEntry:
+        e = _DocEntry(doc)
+        try:
+            e.prep = self.renderer.prepare(doc)
+            layouts, _, e.page_tokens, e.doc_record = self.renderer.flow_layout(doc, e.prep)
+        except GlyphError as exc:
+            e.error = exc
+            return e
+        except Exception as exc:
+            e.error = render_failure(doc, exc)
+            return e
+        e.last = len(layouts) - 1
+        e.batches = (layouts[i:i + FLOW_BATCH] for i in range(0, len(layouts), FLOW_BATCH))
+        return e
+
+    def _fill(self, entries, src) -> None:
+        inflight = sum(len(e.futures) for e in entries)
+        for e in entries:
+            inflight = self._submit(e, inflight)
+            if inflight >= self.window:
+                return
+        while inflight < self.window and len(entries) < self.lookahead and not self._src_done:
+            try:
+                doc = next(src)
+            except StopIteration:
+                self._src_done = True
+                return
+            except Exception as exc:  # the input's error comes out after the documents before it
+                late = _DocEntry()
+                late.raise_later = exc
+                entries.append(late)
+                self._src_done = True
+                return
+            e = self._layout(doc)
+            entries.append(e)
+            inflight = self._submit(e, inflight)
+
+    def _submit(self, e: _DocEntry, inflight: int) -> int:
+        while e.batches is not None and inflight < self.window:
+            batch = next(e.batches, None)
+            if batch is None:
+                e.batches = None
+                break
+            e.futures.append(self.executor.submit(_draw_batch, batch, e.last))
+            inflight += 1
+        return inflight
+
+    def _records(self, e: _DocEntry, entries, src) -> Iterator[dict]:
+        if e.error is not None:
+            raise e.error
+        record, e.doc_record = e.doc_record, None
+        yield record
+        while True:
+            self._fill(entries, src)
+            if not e.futures:
+                return
+            result = e.futures.popleft().result()
+            if isinstance(result, _SetupFailed):
+                raise result.error
+            for info, png in result:
+                yield self.renderer.flow_page_record(e.doc, e.prep, info, png, e.page_tokens[info.index])
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -204,8 +275,7 @@ class RenderJob:
         if self.workers > 1 and self.cfg.wrap == "words":
             pool = _PageWorkers(self.cfg, make_renderer(self.cfg, self.tokenizer), self.workers)
             try:
-                for doc in docs:
-                    yield _guarded(pool.records(doc), doc)
+                yield from pool.run(docs)
             finally:
                 pool.close()
             return
