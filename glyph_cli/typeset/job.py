@@ -4,6 +4,7 @@ worker processes if asked), write the page stream or a directory of PNGs, summar
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import time
@@ -40,8 +41,11 @@ _worker_renderer = None
 _worker_error: GlyphError | None = None
 
 
-def _worker_init(cfg: RenderConfig, tokenizer: str) -> None:
+def _worker_init(cfg: RenderConfig, tokenizer: str, parent_pid: int | None = None) -> None:
     global _worker_renderer, _worker_error
+    _ignore_sigint()
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
     try:
         _worker_renderer = make_renderer(cfg, tokenizer)
     except GlyphError as exc:  # a bad font or tokenizer: reported by the parent, as with -j 1
@@ -85,8 +89,47 @@ _worker_drawer = None
 FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a document
 
 
-def _drawer_init(cfg: RenderConfig) -> None:
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool: a worker interrupted inside
+    GI/cairo code would print a traceback (or worse) for every process in the group."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _watch_parent(pid: int) -> None:
+    """End this worker when the glyph process that started it is gone (SIGKILL, a closed pipe):
+    a worker blocked writing a result nobody reads would otherwise live on, holding stderr open."""
+    import os
+    import threading
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a killed parent stays a zombie until its own parent reaps it
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except (OSError, IndexError):
+            return False
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            if gone():
+                os._exit(1)
+
+    threading.Thread(target=watch, name="glyph-parent-watch", daemon=True).start()
+
+
+def _drawer_init(cfg: RenderConfig, parent_pid: int | None = None) -> None:
     global _worker_drawer, _worker_error
+    _ignore_sigint()
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
     try:
         from glyph_cli.typeset.render import PageDrawer
 
@@ -133,7 +176,7 @@ class _PageWorkers:
         self.window = 2 * workers
         self.lookahead = 4 * workers
         self.executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                                               initializer=_drawer_init, initargs=(cfg,))
+                                               initializer=_drawer_init, initargs=(cfg, os.getpid()))
         self._src_done = False
 
     def run(self, docs: Iterator[Document]) -> Iterator[Iterator[dict]]:
@@ -285,7 +328,7 @@ class RenderJob:
                 yield _guarded(renderer.render(doc), doc)
             return
         for result in ordered_map(_worker_render, docs, self.workers, processes=True, initializer=_worker_init,
-                                  initargs=(self.cfg, self.tokenizer)):
+                                  initargs=(self.cfg, self.tokenizer, os.getpid())):
             if isinstance(result, _SetupFailed):
                 raise result.error
             if isinstance(result, Exception):
@@ -294,6 +337,18 @@ class RenderJob:
             yield result
 
     def run(self) -> Totals:
+        import signal
+
+        def terminate(signum, frame):  # SIGTERM ends a render as Ctrl-C does: cleaned up, exit 130
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+        try:
+            return self._run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(self) -> Totals:
         policy = log.ErrorPolicy(self.on_error)
         totals = Totals()
         start = time.perf_counter()
