@@ -1,59 +1,89 @@
-"""The released Glyph renderer's pipeline, rebuilt from its description for a same-machine baseline:
-reportlab lays out Paragraphs (30 source lines each, joined by the newline marker) into a PDF,
-poppler's pdftoppm rasterises it at the target dpi, pages are saved as RGB PNGs (Pillow, default
-settings), with the same width / last-page crops. Needs `pip install reportlab` and poppler-utils;
-used only by benchmarks, never by glyph itself."""
+"""The released Glyph renderer, for same-machine comparisons. Used only by benchmarks.
+
+Two things live here:
+- `Released`: the released code itself, imported from a checkout of thu-coai/Glyph whose path the
+  user gives (`scripts/word2png_function.py`, its `text_to_images`: reportlab -> PDF -> pdf2image /
+  poppler -> PNG files). Nothing of it is copied into glyph.
+- `released_lines`: glyph's own reading of what that code lays out, written from its public code:
+  the same story (escaped text, runs of 2+ spaces as &nbsp;, 30 source lines per Paragraph joined by
+  <br/>, a SimpleDocTemplate with the config's margins), built with reportlab, and the PDF's text read
+  back per page and line with poppler's pdftotext. It gives the released line and page breaks.
+
+Needs reportlab, pdf2image and poppler-utils (pdftotext, pdftoppm).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import numpy as np
-from PIL import Image
 
-FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+def released_config(release_dir: Path, dpi: int = 72) -> dict:
+    import json
+
+    cfg = json.loads((release_dir / "config" / "config_en.json").read_text())
+    cfg["font-path"] = str(release_dir / "config" / "Verdana.ttf")
+    cfg["dpi"] = dpi
+    return cfg
 
 
-def render_pages(text: str, dpi: int = 72, font_file: str = FONT_FILE) -> list[bytes]:
-    from reportlab.lib.styles import ParagraphStyle
+class Released:
+    """The released `text_to_images`, imported from its own directory."""
+
+    def __init__(self, release_dir: Path):
+        path = release_dir / "scripts" / "word2png_function.py"
+        if not path.is_file():
+            raise SystemExit(f"{path} not found: pass --release DIR, a checkout of thu-coai/Glyph")
+        spec = importlib.util.spec_from_file_location("glyph_released_word2png", path)
+        self.module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = self.module
+        spec.loader.exec_module(self.module)
+        self.release_dir = release_dir
+
+    def render(self, text: str, out_dir: str, uid: str, dpi: int = 72, **overrides) -> list[str]:
+        cfg = {**released_config(self.release_dir, dpi), **overrides}
+        return self.module.text_to_images(text=text, output_dir=out_dir, config_dict=cfg, unique_id=uid)
+
+
+_WS_RE = re.compile(r"[\s\u00a0]+")
+
+
+def norm(line: str) -> str:
+    return _WS_RE.sub(" ", line).strip()
+
+
+def released_lines(text: str, font_file: str, margin: float = 10, font_size: float = 9,
+                   leading: float = 10) -> list[list[str]]:
+    """Per page, the non-empty lines the released layout draws (whitespace normalised)."""
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
-    if "BaselineFont" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("BaselineFont", font_file))
+    name = "GlyphCmp" + Path(font_file).stem
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, font_file))
+    style = ParagraphStyle("cmp", parent=getSampleStyleSheet()["Normal"], fontName=name, fontSize=font_size,
+                           leading=leading, alignment=0)
+    body = escape(text.replace("\u00ad", "").replace("\u200b", ""))
+    body = re.sub(r" {2,}", lambda m: "&nbsp;" * len(m.group()), body)
+    parts = body.split("\n")
+    story = [Paragraph("<br/>".join(parts[i:i + 30]), style) for i in range(0, len(parts), 30)]
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=(595, 842), leftMargin=10, rightMargin=10, topMargin=10, bottomMargin=10)
-    style = ParagraphStyle("glyph", fontName="BaselineFont", fontSize=9, leading=10)
-    text = escape(text.replace("\u00ad", "").replace("\u200b", "").replace("\t", "    "))
-    text = re.sub(r" {2,}", lambda m: "&nbsp;" * len(m.group()), text)
-    lines = text.split("\n")
-    marker = '<font color="#FF0000"> \\n </font>'
-    story = [Paragraph(marker.join(lines[i:i + 30]), style) for i in range(0, len(lines), 30)]
-    doc.build(story)
+    SimpleDocTemplate(buf, pagesize=(595, 842), leftMargin=margin, rightMargin=margin, topMargin=margin,
+                      bottomMargin=margin).build(story)
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "doc.pdf"
         pdf.write_bytes(buf.getvalue())
-        subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(Path(tmp) / "p")], check=True)
-        files = sorted(Path(tmp).glob("p-*.png"))
-        out = []
-        for i, f in enumerate(files):
-            im = Image.open(f).convert("RGB")
-            grey = np.asarray(im.convert("L"))
-            ink_cols = np.where((grey < 250).any(axis=0))[0]
-            right = min(im.width, int(ink_cols.max()) + 1 + round(10 * dpi / 72)) if len(ink_cols) else im.width
-            bottom = im.height
-            if i == len(files) - 1:
-                ink_rows = np.where((grey < 250).any(axis=1))[0]
-                if len(ink_rows):
-                    bottom = min(im.height, int(ink_rows.max()) + 1 + round(10 * dpi / 72))
-            im = im.crop((0, 0, right, bottom))
-            png = io.BytesIO()
-            im.save(png, "PNG")
-            out.append(png.getvalue())
-    return out
+        out = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(pdf), "-"], check=True,
+                             capture_output=True).stdout.decode("utf-8")
+    pages = out.split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()
+    return [[norm(ln) for ln in p.split("\n") if norm(ln)] for p in pages]

@@ -1,5 +1,6 @@
 """glyph render: throughput, PNG encoding choices, per-preset density, memory. Prints figures; asserts nothing.
 
+    python benchmarks/bench_render.py --release DIR   # DIR: a thu-coai/Glyph checkout (released code + Verdana.ttf)
     python benchmarks/bench_render.py                 # throughput, encoding, presets (a few minutes)
     python benchmarks/bench_render.py --memory        # + peak RSS on 10 MB and 200 MB JSONL (long)
 
@@ -38,8 +39,9 @@ def cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def throughput(docs: list[dict], preset: str = "glyph") -> dict:
-    renderer = make_renderer(resolve_config(preset), "qwen2.5")
+def throughput(docs: list[dict], preset: str = "glyph", font_path: str | None = None) -> dict:
+    overrides = {"font_path": font_path} if font_path else None
+    renderer = make_renderer(resolve_config(preset, overrides=overrides), "qwen2.5")
     # text tokens are counted once up front so the figure is typesetting + encoding + records
     counts = {d["id"]: renderer.count_tokens(d["text"]) for d in docs}
     renderer.count_tokens = lambda text, _c=iter(counts.values()): next(_c)
@@ -54,26 +56,58 @@ def throughput(docs: list[dict], preset: str = "glyph") -> dict:
     return {"chars": chars, "pages": pages, "cpu_s": c1 - c0, "wall_s": w1 - w0}
 
 
-def baseline(docs: list[dict], limit: int) -> dict | None:
+def released(docs: list[dict], release: Path | None) -> dict | None:
+    """The released code itself (scripts/word2png_function.py of a thu-coai/Glyph checkout), its
+    text_to_images with config_en.json and its own Verdana.ttf: reportlab, pdf2image/pdftoppm, PNG files."""
     import importlib.util
     import shutil
 
-    if importlib.util.find_spec("reportlab") is None or shutil.which("pdftoppm") is None:
-        print("\n(baseline skipped: it needs `pip install reportlab` and pdftoppm, `apt-get install poppler-utils`)")
+    if release is None or importlib.util.find_spec("reportlab") is None or shutil.which("pdftoppm") is None:
+        print("\n(released-code baseline skipped: pass --release DIR, a thu-coai/Glyph checkout, and install "
+              "reportlab, pdf2image and poppler-utils)")
         return None
-    from baseline_reportlab import render_pages
+    from baseline_reportlab import Released
 
+    rel = Released(release)
     chars = pages = size = 0
-    c0, w0 = cpu(), time.perf_counter()
-    for d in docs:
-        if chars >= limit:
-            break
-        out = render_pages(d["text"])
-        chars += len(d["text"])
-        pages += len(out)
-        size += sum(map(len, out))
-    c1, w1 = cpu(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        c0, w0 = cpu(), time.perf_counter()
+        for i, d in enumerate(docs):
+            out = rel.render(d["text"], tmp, f"d{i}")
+            chars += len(d["text"])
+            pages += len(out)
+            size += sum(os.path.getsize(f) for f in out)
+        c1, w1 = cpu(), time.perf_counter()
     return {"chars": chars, "pages": pages, "cpu_s": c1 - c0, "wall_s": w1 - w0, "bytes_per_page": size / pages}
+
+
+def interleaved(docs: list[dict], base_docs: list[dict], release: Path | None, repeats: int) -> None:
+    font = str(release / "config" / "Verdana.ttf") if release else None
+    runs = {"glyph (DejaVu Sans)": [], "glyph (release's Verdana.ttf)": [], "released code": []}
+    for _ in range(repeats):
+        runs["glyph (DejaVu Sans)"].append(throughput(docs))
+        if font:
+            runs["glyph (release's Verdana.ttf)"].append(throughput(docs, font_path=font))
+        b = released(base_docs, release)
+        if b:
+            runs["released code"].append(b)
+    print(f"\n## Throughput at the glyph preset, one process, {repeats} interleaved repeats (median); "
+          f"load average now {os.getloadavg()[0]:.2f}")
+    print("| renderer | chars | pages | chars per CPU-second | pages per CPU-second | chars/s wall |")
+    print("|---|---|---|---|---|---|")
+    med = {}
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        cps = sorted(r["chars"] / r["cpu_s"] for r in rs)[len(rs) // 2]
+        pps = sorted(r["pages"] / r["cpu_s"] for r in rs)[len(rs) // 2]
+        wall = sorted(r["chars"] / r["wall_s"] for r in rs)[len(rs) // 2]
+        med[name] = cps
+        print(f"| {name} | {rs[0]['chars']} | {rs[0]['pages']} | {cps:.0f} | {pps:.1f} | {wall:.0f} |")
+    if "released code" in med:
+        for name in ("glyph (DejaVu Sans)", "glyph (release's Verdana.ttf)"):
+            if name in med:
+                print(f"{name} / released code, chars per CPU-second: {med[name] / med['released code']:.1f}x")
 
 
 def cli_wall(path: Path, workers: int) -> float:
@@ -95,7 +129,8 @@ def encoding_table(docs: list[dict]) -> None:
     text = "\n".join(d["text"] for d in docs)[:300_000]
     cfg = resolve_config("glyph")
     ts = Typesetter(cfg)
-    prep = prepare(text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width)
+    prep = prepare(text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width,
+                   tabs=cfg.tabs, keep_tabs=cfg.wrap == "words")
     pages = [(cov.copy(), rects) for _, cov, rects in ts.pages(prep)]
     n = len(pages)
     print(f"\n## PNG encoding ({n} pages at the glyph preset, {cfg.page_px[0]}x{cfg.page_px[1]} px before crop)")
@@ -126,7 +161,7 @@ def preset_table(docs: list[dict]) -> None:
     print("\n## Presets on the corpus (full pages: each document's last page excluded from per-page figures)")
     print("| preset | pages | chars/page | glm4v tokens/page | qwen2.5 text tokens | glm4v visual tokens | compression |")
     print("|---|---|---|---|---|---|---|")
-    for preset in ("glyph", "dpi72", "dpi96", "dpi120"):
+    for preset in ("glyph", "glyph-marker", "dpi96", "dpi120"):
         renderer = make_renderer(resolve_config(preset), "qwen2.5")
         pages = full_chars = full_tokens = full = text_tokens = visual = 0
         for d in docs:
@@ -177,23 +212,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chars", type=int, default=1_000_000)
     ap.add_argument("--baseline-chars", type=int, default=150_000)
+    ap.add_argument("--release", type=Path, default=None, help="thu-coai/Glyph checkout for the released-code baseline")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--skip-tables", action="store_true", help="only throughput and end-to-end wall")
     args = ap.parse_args()
     docs = prose_documents(args.chars)
     print(f"# glyph render benchmark: {len(docs)} documents, {sum(len(d['text']) for d in docs)} chars of "
           f"Python documentation prose; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
+    base_docs, n = [], 0
+    for d in docs:
+        if n >= args.baseline_chars:
+            break
+        base_docs.append(d)
+        n += len(d["text"])
+    interleaved(docs, base_docs, args.release, args.repeats)
     ours = throughput(docs)
-    base = baseline(docs, args.baseline_chars)
-    print("\n## Throughput at the glyph preset, one process (render + PNG encode + page records)")
-    print("| renderer | chars | pages | chars/s per CPU-second | pages/s per CPU-second | chars/s wall |")
-    print("|---|---|---|---|---|---|")
-    for name, r in (("glyph", ours), ("reportlab + pdftoppm baseline", base)):
-        if r:
-            print(f"| {name} | {r['chars']} | {r['pages']} | {r['chars'] / r['cpu_s']:.0f} | "
-                  f"{r['pages'] / r['cpu_s']:.1f} | {r['chars'] / r['wall_s']:.0f} |")
-    if base:
-        print(f"\nglyph / baseline, chars per CPU-second: {ours['chars'] / ours['cpu_s'] / (base['chars'] / base['cpu_s']):.1f}x; "
-              f"baseline PNG bytes/page {base['bytes_per_page'] / 1e3:.1f} KB")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "corpus.jsonl"
         path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
@@ -204,6 +238,8 @@ def main() -> None:
         print("| workers | wall s | chars/s | pages/s |\n|---|---|---|---|")
         print(f"| 1 | {w1:.1f} | {total / w1:.0f} | {ours['pages'] / w1:.1f} |")
         print(f"| 2 | {w2:.1f} | {total / w2:.0f} | {ours['pages'] / w2:.1f} |")
+    if args.skip_tables:
+        return
     encoding_table(docs)
     preset_table(docs)
     if args.memory:

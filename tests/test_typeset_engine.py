@@ -22,7 +22,7 @@ LINES = "\n".join(f"{i:05d} log line with\tsome fields and a status={i % 7}" for
 
 
 def renderer(page_buffer=64, **overrides):
-    cfg = resolve_config("glyph", overrides=overrides)
+    cfg = resolve_config("glyph-marker", overrides=overrides)
     return Renderer(cfg, lambda s: len(s.split()), "words", lambda w, h: {"px": w * h}, page_buffer=page_buffer)
 
 
@@ -58,7 +58,7 @@ def test_page_text_ends_at_a_line_boundary():
 
 
 def _breaks(text, **overrides):
-    cfg = resolve_config("glyph", overrides=overrides)
+    cfg = resolve_config("glyph-marker", overrides=overrides)
     ts = engine.Typesetter(cfg)
     prep = prepare(text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width)
     return [(ln.d_start, ln.d_end, round(ln.x, 3)) for ln in ts.lines(prep.display)]
@@ -111,7 +111,7 @@ def test_text_of_only_invisible_characters():
 
 def test_cjk_wraps_per_character_and_no_line_starts_with_closing_punctuation():
     text = "中文测试，这是一个句子。" * 200
-    cfg = resolve_config("glyph")
+    cfg = resolve_config("glyph-marker")
     lines = _breaks(text)
     assert len(lines) > 20
     starts = [text[d0] for d0, _, _ in lines if d0 < len(text)]
@@ -222,7 +222,7 @@ def test_combining_marks_without_a_break_still_make_progress():
 def test_every_marker_is_as_wide_as_the_precomputed_marker_width(overrides):
     from gi.repository import Pango
 
-    cfg = resolve_config("glyph", overrides=overrides)
+    cfg = resolve_config("glyph-marker", overrides=overrides)
     ts = engine.Typesetter(cfg)
     text = "\n".join(f"line {i} " + "word " * (i % 37) for i in range(400))
     prep = prepare(text, newline="marker", marker_text=cfg.marker_text, tab_width=4)

@@ -27,7 +27,7 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 
 def render(
     inputs: List[str] = typer.Argument(None, help="JSONL or text files; '-' or none reads stdin. .gz/.zst open by extension."),
-    preset: str = typer.Option("glyph", "--preset", "-p", help="glyph (the released best config), dpi72, dpi96 or dpi120."),
+    preset: str = typer.Option("glyph", "--preset", "-p", help="glyph (the released config_en.json, laid out as the released code does), glyph-marker (newlines as a red inline marker), dpi72, dpi96 or dpi120 (glyph at that dpi)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config file; the official Glyph repo's keys load unchanged."),
     sample: bool = typer.Option(False, "--sample", help="Render the embedded sample text instead of inputs."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write PNG files and index.jsonl into this directory instead of the stream on stdout."),
@@ -53,7 +53,7 @@ def render(
     letter_spacing: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Extra space between letters, pt."),
     hscale: Optional[float] = typer.Option(None, "--hscale", rich_help_panel=_CFG, help="Horizontal scale of the text, 0.25-2."),
     theme: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="document, dark, code or web."),
-    newline: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="break (real line breaks) or marker (an inline visible marker)."),
+    newline: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="break (real line breaks) or marker (an inline visible marker; selects Pango's flow)."),
     crop: Optional[bool] = typer.Option(None, "--crop/--no-crop", rich_help_panel=_CFG, help="Crop width to the ink and the last page to its last line."),
     bit_depth: Optional[int] = typer.Option(None, rich_help_panel=_CFG, help="PNG bit depth: 8, 4, 2 or 1."),
     set_: List[str] = typer.Option(None, "--set", rich_help_panel=_CFG, help="KEY=VALUE for any config key (repeatable), e.g. --set tab_width=8."),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,6 +32,10 @@ PAGE_SIZES: dict[str, tuple[float, float]] = {
 
 ALIGNMENTS = ("left", "right", "center", "justify")
 NEWLINES = ("break", "marker")
+WRAPS = ("words", "pango")  # words: the released reportlab rules; pango: Unicode line breaking (UAX #14)
+TABS = ("spaces", "space", "nbsp")
+BASELINES = ("font-size", "centered")
+HINTINGS = ("none", "slight", "medium", "full")
 BIT_DEPTHS = (1, 2, 4, 8)
 
 # Themes set colours (and a font for `code`) unless the user sets them explicitly.
@@ -69,9 +74,21 @@ class RenderConfig:
     newline: str = "marker"
     marker_text: str = " \\n "
     tab_width: int = 4
+    # How lines break and stack. The `glyph` preset reproduces the released renderer (reportlab in a
+    # SimpleDocTemplate): words break only at whitespace, runs of 2+ spaces are non-breaking,
+    # its frame adds `frame_padding` inside the margins, the first baseline sits `font_size` below the
+    # line box top, and the source is cut into Paragraphs of `paragraph_lines` lines (0: no cut).
+    wrap: str = "pango"
+    tabs: str = "spaces"  # spaces: tab_width spaces; space: one breaking space (released render); nbsp: tab_width no-break spaces (released evaluation)
+    frame_padding: float = 0.0
+    baseline: str = "centered"
+    paragraph_lines: int = 0
     auto_crop_width: bool = True
     auto_crop_last_page: bool = True
     antialias: bool = True
+    ink_gamma: float = 1.0  # coverage -> ink: c ** ink_gamma
+    oversample: int = 1  # columns drawn per pixel, averaged: glyphs at 1/k-pixel positions
+    hinting: str = "slight"  # FreeType hinting of glyph outlines: none, slight, medium, full
     bit_depth: int = 8
     png_level: int = 1
 
@@ -94,22 +111,35 @@ class RenderConfig:
 
     @property
     def text_width(self) -> float:
-        return self.page_size[0] - 2 * self.margin_x - self.left_indent - self.right_indent
+        return self.page_size[0] - 2 * (self.margin_x + self.frame_padding) - self.left_indent - self.right_indent
 
     @property
     def text_height(self) -> float:
-        return self.page_size[1] - 2 * self.margin_y
+        return self.page_size[1] - 2 * (self.margin_y + self.frame_padding)
 
 
 FIELD_NAMES = {f.name for f in fields(RenderConfig)}
 BOOL_FIELDS = {f.name for f in fields(RenderConfig) if f.type == "bool"}
 
-_GLYPH = {  # the released best configuration (Glyph paper and repo), Verdana replaced by an open font
+# The released config_en.json as the released code lays it out (reportlab SimpleDocTemplate, 6 pt
+# frame padding, Paragraphs of 30 source lines joined by <br/>), Verdana replaced by an open font.
+_GLYPH = {
+    "page_size": "A4", "dpi": 72, "margin_x": 10, "margin_y": 10, "font_size": 9, "line_height": 10,
+    "alignment": "left", "newline": "break", "auto_crop_width": True, "auto_crop_last_page": True,
+    "wrap": "words", "tabs": "space", "frame_padding": 6, "baseline": "font-size", "paragraph_lines": 30,
+    # readability (issue 12): unhinted outlines at quarter-pixel positions read as well as poppler's pages
+    "hinting": "none", "oversample": 4,
+}
+# The dense style of the released demo: newlines drawn as a red inline " \\n " marker, 10 pt margins,
+# Unicode line breaking (glyph's `glyph` preset before issue 12).
+_MARKER = {
     "page_size": "A4", "dpi": 72, "margin_x": 10, "margin_y": 10, "font_size": 9, "line_height": 10,
     "alignment": "left", "newline": "marker", "auto_crop_width": True, "auto_crop_last_page": True,
+    "hinting": "none", "oversample": 4,
 }
 PRESETS: dict[str, dict[str, Any]] = {
     "glyph": _GLYPH,
+    "glyph-marker": _MARKER,
     "dpi72": {**_GLYPH, "dpi": 72},
     "dpi96": {**_GLYPH, "dpi": 96},
     "dpi120": {**_GLYPH, "dpi": 120},
@@ -124,6 +154,11 @@ OFFICIAL_KEYS = {
     "space-after": "space_after", "space-before": "space_before", "page-bg-color": "bg_color",
     "auto-crop-width": "auto_crop_width", "auto-crop-last-page": "auto_crop_last_page",
 }
+# Keys that only official configs use (ours are spelled with underscores or have no hyphen).
+_OFFICIAL_ONLY = {"page-size", "margin-x", "margin-y", "font-path", "font-size", "line-height", "font-color",
+                  "page-bg-color", "para-bg-color", "border-width", "border-padding", "newline-markup",
+                  "auto-crop-width", "auto-crop-last-page"}
+_RELEASED_LAYOUT = ("newline", "wrap", "tabs", "frame_padding", "baseline", "paragraph_lines")
 # Official keys accepted only at values that draw nothing (no borders, no separate paragraph fill).
 _INERT_OFFICIAL = {"border-width": 0, "border-padding": 0}
 _MARKUP_RE = re.compile(r"""^\s*<font\s+color\s*=\s*["']?(#[0-9A-Fa-f]{6})["']?\s*>(.*)</font>\s*$""", re.S)
@@ -181,9 +216,23 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     # A config file may be a resolved config printed by --print-config, or a render record's config.
     raw = raw.get("config", raw) if isinstance(raw.get("config"), dict) else raw
     values = _normalise_keys(raw, str(p))
+    if any(k in raw for k in _OFFICIAL_ONLY):
+        # an official config: laid out as the released code lays it out (as the `glyph` preset)
+        layout = {k: v for k, v in _GLYPH.items() if k in _RELEASED_LAYOUT}
+        if values.get("newline") == "marker":  # newline-markup draws the marker: glyph's marker flow
+            layout.update(wrap="pango", newline="marker")
+        values = {**layout, **values}
     fp = values.get("font_path")
     if isinstance(fp, str) and fp and not Path(fp).is_absolute():
         values["font_path"] = str((p.parent / fp).resolve())
+    fp = values.get("font_path")
+    if isinstance(fp, str) and fp and not Path(fp).is_file():
+        # The official configs name the Verdana.ttf shipped beside them; without that file the
+        # page is drawn in the default open font, and the user is told once.
+        from glyph_cli import log
+
+        log.warn(f"{p}: font-path {fp} not found; using {values.get('font', RenderConfig.font)!r} instead")
+        del values["font_path"]
     return values
 
 
@@ -219,20 +268,32 @@ def _coerce(name: str, value: Any) -> Any:
                 raise ValueError
             return bool(value)
         if ftype == "float":
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
+            return number
         if ftype == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
-        if name in ("alignment", "newline", "theme"):
-            return str(value).lower()
+        if ftype == "str | None":
+            if value is None or isinstance(value, str):
+                return value or None
+            raise ValueError
+        if not isinstance(value, str):
+            raise ValueError  # a number or a list where a name or colour goes
+        if name in ("alignment", "newline", "theme", "wrap", "tabs", "baseline", "hinting"):
+            return value.lower()
         if name.endswith("_color"):
-            return str(value).upper()
+            return value.upper()
         return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be {ftype}, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        kind = {"float": "a number", "int": "a whole number", "bool": "true or false"}.get(ftype, "a string")
+        raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
 
 
 def _check(cfg: RenderConfig) -> None:
@@ -259,6 +320,23 @@ def _check(cfg: RenderConfig) -> None:
          f"letter_spacing {cfg.letter_spacing:g} pt is outside ({-cfg.font_size / 2:g}, {cfg.font_size:g}]")
     need(cfg.alignment in ALIGNMENTS, f"alignment must be one of {', '.join(ALIGNMENTS)}, got {cfg.alignment!r}")
     need(cfg.newline in NEWLINES, f"newline must be one of {', '.join(NEWLINES)}, got {cfg.newline!r}")
+    need(cfg.wrap in WRAPS, f"wrap must be one of {', '.join(WRAPS)}, got {cfg.wrap!r}")
+    need(cfg.tabs in TABS, f"tabs must be one of {', '.join(TABS)}, got {cfg.tabs!r}")
+    need(0.2 <= cfg.ink_gamma <= 5, f"ink_gamma must be 0.2..5, got {cfg.ink_gamma:g}")
+    need(1 <= cfg.oversample <= 8, f"oversample must be 1..8, got {cfg.oversample}")
+    need(cfg.hinting in HINTINGS, f"hinting must be one of {', '.join(HINTINGS)}, got {cfg.hinting!r}")
+    need(cfg.baseline in BASELINES, f"baseline must be one of {', '.join(BASELINES)}, got {cfg.baseline!r}")
+    need(0 <= cfg.frame_padding <= 200, f"frame_padding must be 0..200 pt, got {cfg.frame_padding:g}")
+    need(0 <= cfg.paragraph_lines <= 100000, f"paragraph_lines must be 0..100000, got {cfg.paragraph_lines}")
+    need(cfg.wrap == "pango" or cfg.newline == "break", "wrap=words draws newlines as line breaks; "
+         "set newline=break (or wrap=pango for the inline marker)")
+    need(cfg.wrap == "pango" or cfg.alignment != "justify", "wrap=words does not justify; use wrap=pango")
+    need(cfg.wrap == "pango" or (cfg.letter_spacing == 0 and cfg.first_line_indent == 0),
+         "wrap=words models neither letter_spacing nor first_line_indent; use wrap=pango")
+    px_w, px_h = cfg.page_px
+    need(px_w * px_h <= 200_000_000 and max(px_w, px_h) <= 32767,
+         f"a {px_w}x{px_h}-pixel page is over cairo's limit (32767 pixels a side, 200M pixels); "
+         "lower dpi or page_size")
     need(cfg.theme in THEMES, f"theme must be one of {', '.join(THEMES)}, got {cfg.theme!r}")
     for name in ("fg_color", "bg_color", "marker_color"):
         need(bool(_HEX_RE.match(getattr(cfg, name))), f"{name} must be #RRGGBB, got {getattr(cfg, name)!r}")
@@ -270,6 +348,11 @@ def _check(cfg: RenderConfig) -> None:
     need(cfg.newline == "break" or "\n" not in cfg.marker_text, "marker_text cannot contain a newline")
     if cfg.font_path:
         need(Path(cfg.font_path).is_file(), f"font file {cfg.font_path} not found")
+
+
+# Settings only Pango's flow draws, with the values that mean "off".
+_PANGO_ONLY = {"newline": ("break",), "alignment": ("left", "right", "center"), "letter_spacing": ("0", "0.0"),
+               "first_line_indent": ("0", "0.0"), "space_before": ("0", "0.0"), "space_after": ("0", "0.0")}
 
 
 def resolve_config(
@@ -290,6 +373,11 @@ def resolve_config(
     if theme not in THEMES:
         raise ConfigError(f"theme must be one of {', '.join(THEMES)}, got {theme!r}")
     values = {**base, **THEMES[theme], **explicit}
+    if "wrap" not in explicit and str(values.get("wrap", "pango")).lower() == "words":
+        # The released flow models none of these; asking for one of them selects Pango's flow.
+        pango_only = [k for k, off in _PANGO_ONLY.items() if k in explicit and str(explicit[k]).lower() not in off]
+        if pango_only:
+            values["wrap"] = "pango"
     kwargs = {name: _coerce(name, value) for name, value in values.items()}
     try:
         cfg = RenderConfig(**kwargs)

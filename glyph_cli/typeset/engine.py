@@ -19,10 +19,12 @@ import numpy as np
 
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
+from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
 
+_PROBE_SCALE = 64  # characters are measured at 64x the font size: advances to 1/65536 pt
 CHUNK_CHARS = 3000  # measured: ~1M chars/s for 1-3K-char chunks, a quarter of that at 80K
 _NOT_DRAWN = {"Zs", "Zl", "Zp", "Cc", "Cf"}
 _ALIGN = {"left": "LEFT", "right": "RIGHT", "center": "CENTER", "justify": "LEFT"}
@@ -97,7 +99,7 @@ class Typesetter:
         self.pctx = self.fontmap.create_context()
         options = cairo.FontOptions()
         options.set_hint_metrics(cairo.HINT_METRICS_OFF)  # layout independent of dpi
-        options.set_hint_style(cairo.HINT_STYLE_SLIGHT)
+        options.set_hint_style(getattr(cairo, f"HINT_STYLE_{cfg.hinting.upper()}"))
         options.set_antialias(cairo.ANTIALIAS_GRAY if cfg.antialias else cairo.ANTIALIAS_NONE)
         PangoCairo.context_set_font_options(self.pctx, options)
         PangoCairo.context_set_resolution(self.pctx, 72)  # 1 pt == 1 layout unit
@@ -105,16 +107,20 @@ class Typesetter:
 
         s = cfg.scale
         self.page_w, self.page_h = cfg.page_px
-        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w, self.page_h)
+        k = self.oversample = cfg.oversample
+        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w * k, self.page_h)
         self.ctx = cairo.Context(self.surface)
         # the surface is reused for every page, so one numpy view of its memory serves them all
         self.pixels = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
-        self.x0 = (cfg.margin_x + cfg.left_indent) * s
+        self.x0 = (cfg.margin_x + cfg.frame_padding + cfg.left_indent) * s
+        self.top = cfg.margin_y + cfg.frame_padding
         # Pango sees only the uniform dpi scale (for hinting); given a squeezed matrix it would
         # measure glyphs in the squeezed space and the horizontal scale would cancel out.
         self.ctx.set_matrix(cairo.Matrix(xx=s, yy=s, x0=self.x0))
         PangoCairo.update_context(self.ctx, self.pctx)
-        self.ctx.set_matrix(cairo.Matrix(xx=s * cfg.horizontal_scale, yy=s, x0=self.x0))
+        # Oversampling draws k columns per pixel (glyphs land on 1/k-pixel positions, which cairo
+        # 1.16 otherwise rounds to whole pixels) and averages them back.
+        self.ctx.set_matrix(cairo.Matrix(xx=s * cfg.horizontal_scale * k, yy=s, x0=self.x0 * k))
 
         self.desc = Pango.FontDescription.from_string(f"{family},{cfg.font_cjk}")
         self.desc.set_family(f"{family},{cfg.font_cjk}")
@@ -124,7 +130,11 @@ class Typesetter:
         metrics = self.pctx.get_metrics(primary, None)
         ascent = metrics.get_ascent() / Pango.SCALE
         descent = metrics.get_descent() / Pango.SCALE
-        self.baseline = (cfg.line_height - (ascent + descent)) / 2 + ascent  # from the line box top
+        self.descent = descent
+        if cfg.baseline == "font-size":  # reportlab: the first baseline is font_size below the frame top
+            self.baseline = cfg.font_size
+        else:
+            self.baseline = (cfg.line_height - (ascent + descent)) / 2 + ascent  # from the line box top
         self.fontset = self.fontmap.load_fontset(self.pctx, self.desc, Pango.Language.get_default())
         self._char_font: dict[str, str | None] = {}
 
@@ -137,6 +147,18 @@ class Typesetter:
             attrs = Pango.AttrList()
             attrs.insert(Pango.attr_letter_spacing_new(int(cfg.letter_spacing * Pango.SCALE)))
             self.layout.set_attributes(attrs)
+        if cfg.wrap == "words":
+            # reportlab places glyphs at their advance widths: no kerning, no ligatures
+            attrs = Pango.AttrList()
+            attrs.insert(Pango.attr_font_features_new("kern=0,liga=0,clig=0"))
+            self.layout.set_attributes(attrs)
+            self.layout.set_width(-1)
+            self._probe = Pango.Layout.new(self.pctx)
+            big = self.desc.copy()
+            big.set_absolute_size(cfg.font_size * _PROBE_SCALE * Pango.SCALE)
+            self._probe.set_font_description(big)
+            self._probe.set_attributes(attrs)
+            self.widths = WordWidths(self._char_width)
         self.width_units = cfg.text_width / cfg.horizontal_scale
         probe = Pango.Layout.new(self.pctx)
         probe.set_font_description(self.desc)
@@ -151,7 +173,7 @@ class Typesetter:
                                 - line.index_to_x(len(f"x{cfg.marker_text}"[:lead].encode()), False)) / Pango.SCALE
         self.marker_slack = abs(cfg.letter_spacing) / 2  # Pango trims half the spacing at line edges
         self.hang = max(0.0, -cfg.first_line_indent) / cfg.horizontal_scale
-        self.bottom = cfg.page_size[1] - cfg.margin_y + 1e-6
+        self.bottom = cfg.page_size[1] - cfg.margin_y - cfg.frame_padding + 1e-6
 
     # -- fonts -------------------------------------------------------------------------------
 
@@ -257,9 +279,12 @@ class Typesetter:
         markers = prep.markers
         visible_lead = len(cfg.marker_text) - len(cfg.marker_text.lstrip())
         visible_len = len(cfg.marker_text.strip())
+        if cfg.wrap == "words":
+            yield from self._flow_pages(prep, start_page, pos, draw)
+            return
         index = start_page
         page_start = pos
-        y = cfg.margin_y
+        y = self.top
         right_px = 0.0
         n_lines = 0
         rects: list[tuple[int, int, int, int]] = []
@@ -283,7 +308,7 @@ class Typesetter:
             if n_lines and y + gap + cfg.line_height > self.bottom:
                 yield finish(ln.d_start, False)
                 index += 1
-                page_start, y, right_px, n_lines, rects = ln.d_start, cfg.margin_y, 0.0, 0, []
+                page_start, y, right_px, n_lines, rects = ln.d_start, self.top, 0.0, 0, []
                 gap = 0.0
                 if draw:
                     self._clear()
@@ -308,6 +333,78 @@ class Typesetter:
             n_lines += 1
         yield finish(len(text), True)
 
+    # -- the released renderer's flow (wrap="words") ---------------------------------------------
+
+    def _char_width(self, ch: str) -> float:
+        if ch in "\n\t":
+            ch = " "
+        self._probe.set_text(ch, -1)
+        return self._probe.get_line_readonly(0).get_extents()[1].width / self._Pango.SCALE / _PROBE_SCALE
+
+    @property
+    def lines_per_page(self) -> int:
+        return int(self.cfg.text_height / self.cfg.line_height + 1e-9)
+
+    def flow(self, prep: Prepared) -> Iterator[FlowPage]:
+        """Page layouts (no drawing): which lines go where."""
+        width = self.width_units
+        return paginate(prep.display, self.widths, width, self.lines_per_page, self.cfg.paragraph_lines)
+
+    def flow_info(self, page: FlowPage, last: bool) -> PageInfo:
+        cfg, s = self.cfg, self.cfg.scale
+        width, height = self.page_w, self.page_h
+        if cfg.auto_crop_width:  # as the released code crops: the margin is added in pixels
+            right = max((self._line_x(w) + w for _, _, w in page.lines), default=0.0)
+            width = min(self.page_w, max(1, math.ceil(self.x0 + right * s * cfg.horizontal_scale)
+                                        + round(cfg.margin_x)))
+        if last and cfg.auto_crop_last_page and page.lines:
+            slot = page.lines[-1][0]
+            bottom = self.top + slot * cfg.line_height + self.baseline + self.descent
+            height = min(self.page_h, max(1, math.ceil(bottom * s) + round(cfg.margin_y)))
+        return PageInfo(page.index, page.d_start, page.d_end, width, height)
+
+    def _line_x(self, width: float) -> float:
+        align = self.cfg.alignment
+        if align == "right":
+            return self.width_units - width
+        if align == "center":
+            return (self.width_units - width) / 2
+        return 0.0
+
+    def draw_flow(self, page: FlowPage, last: bool) -> tuple[PageInfo, np.ndarray]:
+        info = self.flow_info(page, last)
+        self._clear()
+        if page.lines:
+            cfg = self.cfg
+            layout = self.layout
+            layout.set_text("\n".join([t for _, t, _ in page.lines]), -1)
+            it = layout.get_iter()
+            show = self._PangoCairo.show_layout_line
+            move = self.ctx.move_to
+            y0 = self.top + self.baseline
+            for slot, _, w in page.lines:
+                move(self._line_x(w), y0 + slot * cfg.line_height)
+                show(self.ctx, it.get_line_readonly())
+                if not it.next_line():
+                    break
+        return info, self._coverage(info.width, info.height)
+
+    def _flow_pages(self, prep: Prepared, start_page: int, pos: int, draw: bool):
+        pages = self.flow(prep)
+        prev = next(pages, None)
+        for page in pages:
+            if prev.index >= start_page and prev.d_start >= pos:
+                yield self._flow_out(prev, False, draw)
+            prev = page
+        if prev is not None:
+            yield self._flow_out(prev, True, draw)
+
+    def _flow_out(self, page: FlowPage, last: bool, draw: bool):
+        if not draw:
+            return self.flow_info(page, last), None, []
+        info, coverage = self.draw_flow(page, last)
+        return info, coverage, []
+
     def _split_marker_rect(self, ln: Line, v0: int, length: int, y: float) -> tuple[int, int, int, int]:
         """The box of the part of a marker that a line break cut, found the slow way."""
         a, b = max(v0, ln.d_start), min(v0 + length, ln.d_end)
@@ -329,7 +426,16 @@ class Typesetter:
 
     def _coverage(self, width: int, height: int) -> np.ndarray:
         self.surface.flush()
-        return self.pixels[:height, :width]
+        k = self.oversample
+        if k == 1:
+            return self.pixels[:height, :width]
+        if k == 4:  # four samples are one uint32: add them with two masked shifts (SWAR), not a reduce
+            v = self.pixels[:height].view(np.uint32)[:, :width]
+            t = (v & 0x00FF00FF) + ((v >> 8) & 0x00FF00FF)
+            t = (t & 0xFFFF) + (t >> 16)
+            return ((t + 2) >> 2).astype(np.uint8)
+        cols = self.pixels[:height, :width * k].reshape(height, width, k)
+        return ((cols.sum(axis=2, dtype=np.uint16) + k // 2) // k).astype(np.uint8)
 
 
 def tool_versions() -> dict:

@@ -4,6 +4,7 @@ worker processes if asked), write the page stream or a directory of PNGs, summar
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import time
@@ -37,9 +38,18 @@ def make_renderer(cfg: RenderConfig, tokenizer: str):
 _worker_renderer = None
 
 
-def _worker_init(cfg: RenderConfig, tokenizer: str) -> None:
-    global _worker_renderer
-    _worker_renderer = make_renderer(cfg, tokenizer)
+_worker_error: GlyphError | None = None
+
+
+def _worker_init(cfg: RenderConfig, tokenizer: str, parent_pid: int | None = None) -> None:
+    global _worker_renderer, _worker_error
+    _ignore_sigint()
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+    try:
+        _worker_renderer = make_renderer(cfg, tokenizer)
+    except GlyphError as exc:  # a bad font or tokenizer: reported by the parent, as with -j 1
+        _worker_error = exc
 
 
 def render_failure(doc: Document, exc: Exception) -> InputError:
@@ -59,7 +69,196 @@ def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
 
 
 def _worker_render(doc: Document) -> list[dict] | GlyphError:
+    if _worker_error is not None:
+        return _SetupFailed(_worker_error)
     return render_records(_worker_renderer, doc)
+
+
+class _SetupFailed(Exception):
+    """A worker could not build its renderer: the whole run's error, not one document's."""
+
+    def __init__(self, error: GlyphError):
+        super().__init__(str(error))
+        self.error = error
+
+    def __reduce__(self):
+        return (_SetupFailed, (self.error,))
+
+
+_worker_drawer = None
+FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a document
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool: a worker interrupted inside
+    GI/cairo code would print a traceback (or worse) for every process in the group."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _watch_parent(pid: int) -> None:
+    """End this worker when the glyph process that started it is gone (SIGKILL, a closed pipe):
+    a worker blocked writing a result nobody reads would otherwise live on, holding stderr open."""
+    import os
+    import threading
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a killed parent stays a zombie until its own parent reaps it
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except (OSError, IndexError):
+            return False
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            if gone():
+                os._exit(1)
+
+    threading.Thread(target=watch, name="glyph-parent-watch", daemon=True).start()
+
+
+def _drawer_init(cfg: RenderConfig, parent_pid: int | None = None) -> None:
+    global _worker_drawer, _worker_error
+    _ignore_sigint()
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+    try:
+        from glyph_cli.typeset.render import PageDrawer
+
+        _worker_drawer = PageDrawer(cfg)
+    except GlyphError as exc:
+        _worker_error = exc
+
+
+def _draw_batch(pages: list, last_index: int):
+    if _worker_error is not None:
+        return _SetupFailed(_worker_error)
+    return _worker_drawer.draw(pages, last_index)
+
+
+class _DocEntry:
+    """One document in flight: its layout (or the error that stopped it) and its page batches."""
+
+    def __init__(self, doc: Document | None = None):
+        import collections
+
+        self.doc = doc
+        self.error: Exception | None = None  # this document's failure
+        self.raise_later: Exception | None = None  # the input's error, raised in its turn
+        self.prep = self.page_tokens = self.doc_record = None
+        self.batches: Iterator | None = None
+        self.last = 0
+        self.futures: collections.deque = collections.deque()
+
+
+class _PageWorkers:
+    """Pages of the words flow drawn by worker processes in bounded batches, in order.
+
+    The parent lays documents out (line breaking and pagination, no shaping) a few documents ahead,
+    and hands their pages to the workers FLOW_BATCH at a time, at most `2 * workers` batches in
+    flight: one document of any size is spread over all workers, no process holds a whole one, and
+    the workers draw the next documents while the parent writes this one.
+    """
+
+    def __init__(self, cfg: RenderConfig, renderer, workers: int):
+        import concurrent.futures as cf
+        import multiprocessing
+
+        self.renderer = renderer
+        self.window = 2 * workers
+        self.lookahead = 4 * workers
+        self.executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                               initializer=_drawer_init, initargs=(cfg, os.getpid()))
+        self._src_done = False
+
+    def run(self, docs: Iterator[Document]) -> Iterator[Iterator[dict]]:
+        """Per document, in input order, an iterator of its records (consume each before the next)."""
+        import collections
+
+        entries: collections.deque = collections.deque()
+        src = iter(docs)
+        while True:
+            self._fill(entries, src)
+            if not entries:
+                return
+            head = entries[0]
+            if head.raise_later is not None:
+                raise head.raise_later
+            yield _guarded(self._records(head, entries, src), head.doc)
+            entries.popleft()
+
+    def _layout(self, doc: Document) -> _DocEntry:
+        e = _DocEntry(doc)
+        try:
+            e.prep = self.renderer.prepare(doc)
+            layouts, _, e.page_tokens, e.doc_record = self.renderer.flow_layout(doc, e.prep)
+        except GlyphError as exc:
+            e.error = exc
+            return e
+        except Exception as exc:
+            e.error = render_failure(doc, exc)
+            return e
+        e.last = len(layouts) - 1
+        e.batches = (layouts[i:i + FLOW_BATCH] for i in range(0, len(layouts), FLOW_BATCH))
+        return e
+
+    def _fill(self, entries, src) -> None:
+        inflight = sum(len(e.futures) for e in entries)
+        for e in entries:
+            inflight = self._submit(e, inflight)
+            if inflight >= self.window:
+                return
+        while inflight < self.window and len(entries) < self.lookahead and not self._src_done:
+            try:
+                doc = next(src)
+            except StopIteration:
+                self._src_done = True
+                return
+            except Exception as exc:  # the input's error comes out after the documents before it
+                late = _DocEntry()
+                late.raise_later = exc
+                entries.append(late)
+                self._src_done = True
+                return
+            e = self._layout(doc)
+            entries.append(e)
+            inflight = self._submit(e, inflight)
+
+    def _submit(self, e: _DocEntry, inflight: int) -> int:
+        while e.batches is not None and inflight < self.window:
+            batch = next(e.batches, None)
+            if batch is None:
+                e.batches = None
+                break
+            e.futures.append(self.executor.submit(_draw_batch, batch, e.last))
+            inflight += 1
+        return inflight
+
+    def _records(self, e: _DocEntry, entries, src) -> Iterator[dict]:
+        if e.error is not None:
+            raise e.error
+        record, e.doc_record = e.doc_record, None
+        yield record
+        while True:
+            self._fill(entries, src)
+            if not e.futures:
+                return
+            result = e.futures.popleft().result()
+            if isinstance(result, _SetupFailed):
+                raise result.error
+            for info, png in result:
+                yield self.renderer.flow_page_record(e.doc, e.prep, info, png, e.page_tokens[info.index])
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -116,19 +315,40 @@ class RenderJob:
         from glyph_cli.parallel import ordered_map
 
         docs = self._documents(policy)
+        if self.workers > 1 and self.cfg.wrap == "words":
+            pool = _PageWorkers(self.cfg, make_renderer(self.cfg, self.tokenizer), self.workers)
+            try:
+                yield from pool.run(docs)
+            finally:
+                pool.close()
+            return
         if self.workers <= 1:
             renderer = make_renderer(self.cfg, self.tokenizer)
             for doc in docs:
                 yield _guarded(renderer.render(doc), doc)
             return
         for result in ordered_map(_worker_render, docs, self.workers, processes=True, initializer=_worker_init,
-                                  initargs=(self.cfg, self.tokenizer)):
+                                  initargs=(self.cfg, self.tokenizer, os.getpid())):
+            if isinstance(result, _SetupFailed):
+                raise result.error
             if isinstance(result, Exception):
                 policy.record_failed(result)
                 continue
             yield result
 
     def run(self) -> Totals:
+        import signal
+
+        def terminate(signum, frame):  # SIGTERM ends a render as Ctrl-C does: cleaned up, exit 130
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+        try:
+            return self._run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(self) -> Totals:
         policy = log.ErrorPolicy(self.on_error)
         totals = Totals()
         start = time.perf_counter()

@@ -32,7 +32,8 @@ class Rasteriser:
         self.cfg = cfg
         self.bits = cfg.bit_depth
         self.bg, self.fg, self.marker = _rgb(cfg.bg_color), _rgb(cfg.fg_color), _rgb(cfg.marker_color)
-        coverage = np.arange(256, dtype=np.float64) / 255.0
+        # ink_gamma < 1 darkens partial coverage (heavier strokes), as poppler's rasteriser draws them
+        coverage = (np.arange(256, dtype=np.float64) / 255.0) ** cfg.ink_gamma
         top = (1 << self.bits) - 1
         # Grey pages: each coverage value -> the nearest of 2**bits grey levels between bg and fg.
         self.grey = _is_grey(self.bg) and _is_grey(self.fg)

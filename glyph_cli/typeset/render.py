@@ -51,8 +51,11 @@ class Renderer:
 
     def render(self, doc: Document) -> Iterator[dict]:
         """The doc record, then its page records. Pages are produced as the caller consumes them."""
-        prep = prepare(doc.text, newline=self.cfg.newline, marker_text=self.cfg.marker_text,
-                       tab_width=self.cfg.tab_width)
+        cfg = self.cfg
+        prep = self.prepare(doc)
+        if cfg.wrap == "words":
+            yield from self._render_flow(doc, prep)
+            return
         buffered: list[RenderedPage] = []
         drawing = self._draw(prep)
         for page in drawing:
@@ -80,6 +83,36 @@ class Renderer:
                                        "when drawn than when counted")
                 yield self._page_record(doc, prep, page, page_tokens[page.info.index])
 
+    def _render_flow(self, doc: Document, prep) -> Iterator[dict]:
+        """Lay the whole document out first (cheap: no shaping), then draw page by page."""
+        layouts, infos, page_tokens, doc_record = self.flow_layout(doc, prep)
+        yield doc_record
+        last = len(layouts) - 1
+        for i, layout in enumerate(layouts):
+            layouts[i] = None  # drawn pages are dropped as they go
+            info, coverage = self.typesetter.draw_flow(layout, i == last)
+            yield self.flow_page_record(doc, prep, info, self.rasteriser.encode(coverage, []), page_tokens[i])
+
+    def flow_layout(self, doc: Document, prep=None):
+        """(page layouts, page infos, page tokens, doc record) of a document in the words flow."""
+        cfg = self.cfg
+        if prep is None:
+            prep = self.prepare(doc)
+        ts = self.typesetter
+        layouts = list(ts.flow(prep))
+        infos = [ts.flow_info(p, i == len(layouts) - 1) for i, p in enumerate(layouts)]
+        page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
+        return layouts, infos, page_tokens, self._doc_record(doc, prep, infos, page_tokens)
+
+    def prepare(self, doc: Document):
+        cfg = self.cfg
+        return prepare(doc.text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width,
+                       tabs=cfg.tabs, keep_tabs=cfg.wrap == "words")
+
+    def flow_page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
+        return self._page_record(doc, prep, RenderedPage(info, png), tokens)
+
+
     def _doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict]) -> dict:
         totals: dict[str, int] = {}
         for tokens in page_tokens:
@@ -102,3 +135,18 @@ class Renderer:
             "width": info.width, "height": info.height, "dpi": self.cfg.dpi, "visual_tokens": tokens,
             "sha256": hashlib.sha256(page.png).hexdigest(), "image": png_data_url(page.png),
         }
+
+
+class PageDrawer:
+    """Draws and encodes laid-out pages (words flow): what a render worker process holds."""
+
+    def __init__(self, cfg: RenderConfig):
+        self.typesetter = Typesetter(cfg)
+        self.rasteriser = Rasteriser(cfg)
+
+    def draw(self, pages, last_index: int) -> list[tuple[PageInfo, bytes]]:
+        out = []
+        for page in pages:
+            info, coverage = self.typesetter.draw_flow(page, page.index == last_index)
+            out.append((info, self.rasteriser.encode(coverage, [])))
+        return out

@@ -2,7 +2,9 @@
 
 What the page shows differs from the source in defined ways (Glyph's cleanup plus ours): soft hyphens,
 zero-width spaces, BOMs and control characters are not drawn; CR LF, CR, VT, FF, NEL, LS and PS are
-line breaks; a tab is `tab_width` spaces; in marker mode every line break is drawn inline as the
+line breaks; a tab is `tab_width` spaces (tabs="spaces"), `tab_width` no-break spaces
+(tabs="nbsp", as the released evaluation scripts do) or one breaking space (tabs="space", as the
+released renderer treats it: kept as a tab for the word breaker, a space otherwise); in marker mode every line break is drawn inline as the
 marker text. Every display character maps to the source character it came from, so page spans are
 exact source ranges.
 """
@@ -18,6 +20,8 @@ _CONTROLS = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r\v\f") +
     chr(c) for c in range(0x80, 0xA0) if c != 0x85)
 _BREAKS = "\v\f\x85\u2028\u2029"
 _SPECIAL_RE = re.compile("\r\n|[\r\n\t" + re.escape(_BREAKS + _DROPPED + _CONTROLS) + "]")
+# with real line breaks a "\n" stays itself, so it needs no segment of its own
+_SPECIAL_BREAK_RE = re.compile("\r\n|[\r\t" + re.escape(_BREAKS + _DROPPED + _CONTROLS) + "]")
 
 
 @dataclass
@@ -45,15 +49,17 @@ class Prepared:
         return self.seg_source[i]
 
 
-def prepare(text: str, *, newline: str, marker_text: str, tab_width: int) -> Prepared:
-    if not _SPECIAL_RE.search(text):
+def prepare(text: str, *, newline: str, marker_text: str, tab_width: int, tabs: str = "spaces",
+            keep_tabs: bool = False) -> Prepared:
+    special = _SPECIAL_BREAK_RE if newline == "break" else _SPECIAL_RE
+    if not special.search(text):
         return Prepared(display=text, source_len=len(text))
     pieces: list[str] = []
     prep = Prepared(display="", source_len=len(text))
     d = 0  # display length so far
     s = 0  # source position consumed so far
     marker = marker_text if newline == "marker" else "\n"
-    tab = " " * tab_width
+    tab = {"spaces": " " * tab_width, "nbsp": "\u00a0" * tab_width}.get(tabs, "\t" if keep_tabs else " ")
 
     def copy_until(end: int) -> None:
         nonlocal d, s
@@ -65,7 +71,7 @@ def prepare(text: str, *, newline: str, marker_text: str, tab_width: int) -> Pre
             d += end - s
             s = end
 
-    for m in _SPECIAL_RE.finditer(text):
+    for m in special.finditer(text):
         copy_until(m.start())
         ch = m.group()
         if ch in ("\r\n", "\r", "\n") or ch in _BREAKS:
