@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterable
 
 from glyph_cli.errors import UsageError
 from glyph_cli.export.formats import FORMATS
 from glyph_cli.export.rows import page_rows
 from glyph_cli.export.shards import ExportResult, ShardedWriter
-from glyph_cli.streams.io import STDIO
-
-
-def input_identity(paths: list[str]) -> list[dict] | None:
-    """What a rerun compares to know the input is the same: path, size and mtime per file; None
-    for stdin, which cannot be compared."""
-    if not paths or STDIO in paths:
-        return None
-    identity = []
-    for path in paths:
-        st = os.stat(path)
-        identity.append({"path": str(Path(path).resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns})
-    return identity
+from glyph_cli.shards import input_identity
 
 
 def export_documents(documents: Iterable[tuple[dict, list[dict]]], directory: str | os.PathLike, to: str, *,
