@@ -22,7 +22,9 @@ def test_ray_pages_and_bundle_equal_glyph_render(local_ray, tmp_path):
     from glyph_cli.distributed.ray_data import documents, read_jsonl, render_dataset, write_bundle
 
     src = tmp_path / "docs.jsonl"
-    src.write_text("".join(json.dumps({"id": f"r{i}", "text": f"Ray renders document {i}. " * (30 + 40 * i),
+    # the first documents are the longest, so with one document per batch later batches finish
+    # first: only an order-preserving read puts the output back in input order
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": f"Ray renders document {i}. " * (400 // (i + 1)),
                                        "n": i}) + "\n" for i in range(6)))
     cli = run_glyph("render", str(src), "--dpi", "40", check=True).stdout
     cli_lines = [line for line in cli.splitlines() if json.loads(line)["type"] in ("doc", "page")]
@@ -30,7 +32,7 @@ def test_ray_pages_and_bundle_equal_glyph_render(local_ray, tmp_path):
     from glyph_cli.typeset.config import resolve_config
 
     config = resolve_config("glyph", None, {"dpi": 40}).to_dict()
-    rendered = render_dataset(read_jsonl([str(src)]), config=config, actors=2, batch_size=2, cpus=0.75).materialize()
+    rendered = render_dataset(read_jsonl([str(src)]), config=config, actors=2, batch_size=1, cpus=0.75).materialize()
     ray_lines = [row["stream"] for row in rendered.iter_rows()]
     assert b"".join(bytes(s) for s in ray_lines).splitlines() == cli_lines
 

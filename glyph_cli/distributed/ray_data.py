@@ -90,9 +90,9 @@ def render_dataset(lines, *, config: dict | None = None, preset: str | None = "g
     """The rendered Dataset (rows id, stream, error), `actors` renderers each reserving `cpus`. On
     a machine with as many CPUs as actors, give them a little less than 1 (e.g. 0.75) so the read
     tasks find room: a typesetter uses one core whatever it reserves."""
-    import ray.data
-
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    # the output must come in input order (a bundle equals `glyph render | glyph pack`); the
+    # setting lives in the context a Dataset captured when it was made, so set it there
+    lines.context.execution_options.preserve_order = True
     return lines.map_batches(RenderDocuments, fn_constructor_kwargs={
         "config": config, "preset": preset, "tokenizer": tokenizer, "text_field": text_field, "id_field": id_field},
         batch_size=batch_size, concurrency=actors, num_cpus=cpus, batch_format="numpy")
