@@ -16,7 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from glyph_cli import log
 from glyph_cli.bundle import tarball
@@ -130,9 +130,7 @@ class Packer:
                     self._merge(number, path)
                 else:
                     self._pack_stream(number, path)
-        self.result.bytes = self.writer.finish()
-        self.result.docs, self.result.pages = self.writer.docs, self.writer.pages
-        return self.result
+        return self.finish()
 
     @staticmethod
     def _spool_stdin(stack: contextlib.ExitStack) -> str:
@@ -167,16 +165,28 @@ class Packer:
 
     def _count_page(self, store: str) -> None:
         self.result.stores[store] = self.result.stores.get(store, 0) + 1
-        self._bar.update(1)
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def finish(self) -> PackResult:
+        """End the bundle (after add_stream calls) and return what was packed."""
+        self.result.bytes = self.writer.finish()
+        self.result.docs, self.result.pages = self.writer.docs, self.writer.pages
+        return self.result
 
     # -- page streams ---------------------------------------------------------------------------
 
     def _pack_stream(self, number: int, path: str) -> None:
+        self.add_stream(number, iter_records([path]))
+
+    def add_stream(self, number: int, records: Iterable[tuple[dict, str, int]]) -> None:
+        """Pack page-stream records given as (record, source, line), as input `number`: the same
+        path for a file and for records made in process (the Python API's BundleWriter)."""
         def items() -> Iterator[tuple]:
             keep = False
             pitch = None
             k = -1
-            for rec, source, line in iter_records([path]):
+            for rec, source, line in records:
                 if rec["type"] == "doc":
                     k += 1
                     keep = self._admit(rec.get("id"), f"{source}:{line}", number, k)

@@ -10,4 +10,5 @@ COMMANDS = [
     ("ask", "ask", "ask"),
     ("bench", "bench", "bench"),
     ("train", "train", "train"),
+    ("export", "export", "export"),
 ]

@@ -39,6 +39,8 @@ def render(
     tokenizer: str = typer.Option("qwen2.5", help="Text tokenizer for counts: qwen2.5 (offline) or a local Hugging Face tokenizer directory."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Render processes; output order is kept."),
     shard: Optional[str] = typer.Option(None, help="K/N: render only documents whose id hashes to shard K of N (0 <= K < N)."),
+    shard_dir: Optional[Path] = typer.Option(None, "--shard-dir", help="Write shard bundles (shard-KKKKK-of-NNNNN.glyph, each then a .done.json marker) into this directory; a rerun skips shards finished with the same parameters. With --shard K/N or --shards N."),
+    shards: Optional[int] = typer.Option(None, "--shards", min=1, help="With --shard-dir: render all N shards, one after another."),
     page_size: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="A4, Letter, Legal, A5, B5, A3, B4, Tabloid or W,H in pt."),
     dpi: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Raster resolution (72 = Glyph's best trade-off)."),
     margin_x: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Left/right margin, pt."),
@@ -57,7 +59,7 @@ def render(
     crop: Optional[bool] = typer.Option(None, "--crop/--no-crop", rich_help_panel=_CFG, help="Crop width to the ink and the last page to its last line."),
     bit_depth: Optional[int] = typer.Option(None, rich_help_panel=_CFG, help="PNG bit depth: 8, 4, 2 or 1."),
     set_: List[str] = typer.Option(None, "--set", rich_help_panel=_CFG, help="KEY=VALUE for any config key (repeatable), e.g. --set tab_width=8."),
-) -> None:
+) -> int:
     """Typeset documents into page images.
 
     Writes a page stream on stdout: per document a `doc` record (id, metadata, text, resolved config,
@@ -71,6 +73,8 @@ def render(
       glyph render --preset dpi96 --align justify report.txt --out pages/
 
       zcat logs.jsonl.gz | glyph render --shard 0/4 -j 2 | glyph pack -o logs-0.glyph
+
+      glyph render corpus.jsonl --shards 8 --shard-dir shards/   (rerun to resume)
     """
     from glyph_cli.typeset.config import resolve_config
 
@@ -96,11 +100,23 @@ def render(
         return
     from glyph_cli.typeset.job import RenderJob, sample_path
 
+    if (shards is not None or shard_dir is not None) and (shard_dir is None or (shards is None) == (shard is None)):
+        raise UsageError("shard bundles need --shard-dir DIR and one of --shard K/N or --shards N")
+    if shard_dir is not None and out is not None:
+        raise UsageError("--shard-dir writes bundles; --out writes PNG files: give one")
+
     if sample and inputs:
         raise UsageError("--sample renders the embedded sample; give no input files with it")
     job = RenderJob(
         cfg=cfg, inputs=[str(sample_path())] if sample else (inputs or ["-"]), input_format=input_format,
         text_field=text_field, id_field=id_field, on_error=on_error, tokenizer=tokenizer,
-        workers=workers, shard=_shard(shard), out_dir=out,
+        workers=workers, shard=None if shard_dir else _shard(shard), out_dir=out,
     )
+    if shard_dir is not None:
+        from glyph_cli.shards import render_shards
+
+        picked = _shard(shard)
+        run = render_shards(job, shard_dir, shards or picked[1], None if picked is None else [picked[0]])
+        return 1 if run.failed else 0
     job.run()
+    return 0

@@ -388,6 +388,15 @@ class RenderJob:
         self._summary(totals, time.perf_counter() - start, policy)
         return totals
 
+    def records(self, policy: log.ErrorPolicy) -> Iterator[dict]:
+        """The page stream's records in order, failures applied to `policy`: for callers that write
+        the stream somewhere other than stdout (shard bundles, glyph_cli/shards.py)."""
+        for records in self._rendered(policy):
+            try:
+                yield from records
+            except _RecordFailed as failed:  # raised before the document's first record
+                policy.record_failed(failed.error)
+
     def _count_doc(self, rec: dict, totals: Totals) -> None:
         totals.docs += 1
         totals.chars += rec["chars"]

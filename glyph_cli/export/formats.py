@@ -1,0 +1,123 @@
+"""The export formats, each a ShardFile kind for the sharded writer.
+
+- parquet: one row per page, the PNG bytes in a binary `image` column (pyarrow, DuckDB, polars);
+- hf: Parquet whose `image` column is a Hugging Face `Image` feature (struct of bytes and path) and
+  whose schema carries the `datasets` features, so `load_dataset("parquet", ...)` gives PIL images;
+- webdataset: tar shards, per page `KEY.png` (the PNG bytes), `KEY.json` (the row less the image)
+  and `KEY.txt` (the page's text); members in page order with fixed owners and times;
+- png: a folder per shard, `DOCDIR/page-NNNNN.png` plus `index.jsonl`, as `glyph render --out` writes.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import orjson
+
+from glyph_cli.export.shards import ShardFile, ShardFormat
+from glyph_cli.tokens.visual import FAMILIES
+
+ROW_GROUP = 64  # rows per Parquet row group: what one shard holds in memory (~2-4 MB at 72 dpi)
+
+
+def _arrow_schema(hf: bool):
+    import pyarrow as pa
+
+    fields = [("doc", pa.string()), ("index", pa.int32()), ("span", pa.list_(pa.int64())), ("text", pa.string()),
+              ("width", pa.int32()), ("height", pa.int32()), ("dpi", pa.float64()),
+              ("visual_tokens", pa.struct([(f, pa.int64()) for f in FAMILIES])), ("sha256", pa.string()),
+              ("config_sha256", pa.string())]
+    if not hf:
+        return pa.schema([*fields, ("image", pa.binary())], metadata={"glyph": "page rows, image = PNG bytes"})
+    from datasets import Features, Image, List, Value
+
+    features = Features({
+        "doc": Value("string"), "index": Value("int32"), "span": List(Value("int64")), "text": Value("string"),
+        "width": Value("int32"), "height": Value("int32"), "dpi": Value("float64"),
+        "visual_tokens": {f: Value("int64") for f in FAMILIES}, "sha256": Value("string"),
+        "config_sha256": Value("string"), "image": Image(),
+    })
+    return features.arrow_schema
+
+
+class ParquetShard(ShardFile):
+    def __init__(self, path: Path, hf: bool):
+        import pyarrow.parquet as pq
+
+        self.schema = _arrow_schema(hf)
+        self.hf = hf
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.rows: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        row = dict(row)
+        row["visual_tokens"] = {f: row["visual_tokens"].get(f) for f in FAMILIES}
+        if self.hf:
+            row["image"] = {"bytes": row["image"], "path": None}
+        self.rows.append(row)
+        if len(self.rows) == ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.rows:
+            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+
+
+class TarShard(ShardFile):
+    def __init__(self, path: Path):
+        self.tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)
+        self.n = 0
+
+    def _member(self, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        self.tar.addfile(info, io.BytesIO(data))
+
+    def add(self, row: dict) -> None:
+        # WebDataset splits a member name at its first dot: the key is a plain counter, the ids go in the json
+        key = f"{self.n:06d}"
+        self.n += 1
+        meta = {k: v for k, v in row.items() if k != "image"}
+        self._member(f"{key}.png", row["image"])
+        self._member(f"{key}.json", orjson.dumps(meta))
+        self._member(f"{key}.txt", row["text"].encode("utf-8"))
+
+    def close(self) -> None:
+        self.tar.close()
+
+
+class PngFolderShard(ShardFile):
+    def __init__(self, path: Path):
+        path.mkdir(parents=True)
+        self.path = path
+        self.index = open(path / "index.jsonl", "wb")
+
+    def add(self, row: dict) -> None:
+        from glyph_cli.typeset.job import doc_dirname
+
+        name = f"{doc_dirname(row['doc'])}/page-{row['index']:05d}.png"
+        (self.path / name).parent.mkdir(parents=True, exist_ok=True)
+        (self.path / name).write_bytes(row["image"])
+        meta = {k: v for k, v in row.items() if k != "image"}
+        meta["file"] = name
+        self.index.write(orjson.dumps(meta) + b"\n")
+
+    def close(self) -> None:
+        self.index.close()
+
+
+FORMATS = {
+    "parquet": ShardFormat("parquet", ".parquet", lambda p: ParquetShard(p, hf=False)),
+    "hf": ShardFormat("hf", ".parquet", lambda p: ParquetShard(p, hf=True)),
+    "webdataset": ShardFormat("webdataset", ".tar", TarShard),
+    "png": ShardFormat("png", "", PngFolderShard),
+}
