@@ -21,6 +21,7 @@ from glyph_cli.parallel import ordered_map
 from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, PageEntry
 from glyph_cli.bundle.records import NotReproducible, RecordError, restore_page, restore_png
 from glyph_cli.errors import BundleError, UsageError
+from glyph_cli.streams.pages import end_record
 from glyph_cli.streams.io import STDIO, AtomicFile, display_name, dumps, ensure_dir, write_bytes_atomic
 
 
@@ -71,6 +72,8 @@ class _StreamSink(_Sink):
         self.out = out
         self.hold = hold  # salvage: a document goes out only whole
         self._held: tempfile.SpooledTemporaryFile | None = None
+        self.docs = self.pages = 0  # written, for the end record
+        self._pending = 0
 
     def _write(self, line: bytes) -> None:
         (self._held if self._held is not None else self.out).write(line)
@@ -79,11 +82,16 @@ class _StreamSink(_Sink):
         if self.hold:
             self._held = tempfile.SpooledTemporaryFile(max_size=64 << 20)
         self._write(dumps(record))
+        self._pending = 0
 
     def page(self, record: dict, png: bytes) -> None:
         self._write(dumps(restore_page(record, png)))
+        self._pending += 1
 
     def commit(self) -> None:
+        self.docs += 1
+        self.pages += self._pending
+        self._pending = 0
         if self._held is not None:
             self._held.seek(0)
             while chunk := self._held.read(1 << 20):
@@ -97,6 +105,8 @@ class _StreamSink(_Sink):
             self._held = None
 
     def close(self, ok: bool) -> None:
+        if ok:  # only a finished stream ends with its end record; readers refuse one without it
+            self.out.write(dumps(end_record(self.docs, self.pages)))
         self.out.flush()
 
 

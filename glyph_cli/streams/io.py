@@ -121,7 +121,12 @@ class AtomicFile:
             self.fh.close()
         finally:
             if exc_type is None:
-                os.replace(self._tmp, self.path)
+                try:
+                    os.replace(self._tmp, self.path)
+                except OSError as err:
+                    with contextlib.suppress(FileNotFoundError):
+                        self._tmp.unlink()
+                    raise GlyphError(f"{self.path}: cannot write it: {err.strerror}") from None
             else:
                 with contextlib.suppress(FileNotFoundError):
                     self._tmp.unlink()
@@ -130,6 +135,39 @@ class AtomicFile:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     with AtomicFile(path) as fh:
         fh.write(data)
+
+
+class _ClosedStream:
+    """Stands in for stdin/stdout when the shell closed it (`<&-`, `>&-`): using it is one clear error."""
+
+    def __init__(self, name: str, hint: str):
+        self._name, self._hint = name, hint
+
+    def __getattr__(self, attr: str):
+        if attr in ("flush", "close"):
+            return lambda *a, **k: None
+        if attr in ("isatty", "closed"):
+            return (lambda: False) if attr == "isatty" else True
+        raise UsageError(f"{self._name} is closed", self._hint)
+
+
+def guard_closed_stdio() -> None:
+    """A closed fd 0/1/2 gets /dev/null (so no file we open lands on it), and sys.stdin/stdout become
+    stand-ins that fail with one clear line when read or written."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if name == "stdin":
+                sys.stdin = _ClosedStream("stdin", "give input files, or redirect stdin from a file")
+            elif name == "stdout":
+                sys.stdout = _ClosedStream("stdout", "redirect stdout to a file, or pass -o/--out")
+            else:
+                sys.stderr = open(os.devnull, "w")
 
 
 def stdout_binary() -> IO[bytes]:

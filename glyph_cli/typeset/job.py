@@ -15,7 +15,7 @@ from glyph_cli import log
 from glyph_cli.errors import GlyphError, InputError
 from glyph_cli.streams.documents import Document, read_documents
 from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir, write_bytes_atomic
-from glyph_cli.streams.pages import page_png
+from glyph_cli.streams.pages import end_record, page_png
 from glyph_cli.typeset.config import RenderConfig
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample.txt"
@@ -156,6 +156,8 @@ class RenderJob:
                     continue
                 bar.update(1)
                 bar.set_postfix(pages=totals.pages, refresh=False)
+            if index is None:
+                out.write(dumps(end_record(totals.docs, totals.pages)))  # the stream is whole
             out.flush()
         except BaseException as exc:
             if index is not None:
@@ -166,6 +168,8 @@ class RenderJob:
         if index is not None:
             index_file.__exit__(None, None, None)
         self._summary(totals, time.perf_counter() - start, policy)
+        if policy.failed:  # never exit 0 after a skipped record
+            raise GlyphError(f"{policy.summary()} (listed above); the rest was written")
         return totals
 
     def _count_doc(self, rec: dict, totals: Totals) -> None:
