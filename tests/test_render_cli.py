@@ -67,7 +67,7 @@ def test_plain_text_files_gz_zst_and_several_inputs(tmp_path):
     proc = run_glyph("render", str(tmp_path / "one.txt"), str(tmp_path / "two.jsonl.gz"),
                      str(tmp_path / "three.jsonl.zst"), check=True)
     ids = [r["id"] for r in parse(proc.stdout) if r["type"] == "doc"]
-    assert ids == ["one.txt", "a", "c"]
+    assert ids == [str(tmp_path / "one.txt"), "a", "c"]  # a plain-text file's id is its path as given
 
 
 def test_other_field_names():

@@ -131,59 +131,50 @@ class _DocumentsSink(_Sink):
 
 
 class _TextFilesSink(_Sink):
-    """`--text --out DIR`: each document's text in DIR/<id>.txt, byte for byte."""
+    """`--text --out DIR`: each document's text in DIR/<id>.txt, byte for byte (names as `--out` gives
+    folders: collision-free; a duplicate id is an error)."""
 
     def __init__(self, directory: Path):
         self.directory = ensure_dir(directory)
+        self._names: set[str] = set()
 
     def begin(self, record: dict) -> None:
-        from glyph_cli.typeset.job import doc_dirname
+        from glyph_cli.streams.outdir import doc_dirname
 
-        write_bytes_atomic(self.directory / f"{doc_dirname(str(record.get('id')))}.txt", record["text"].encode())
+        name = f"{doc_dirname(str(record.get('id')))}.txt"
+        if name in self._names:
+            raise BundleError(f"{self.directory}: two documents with the id {record.get('id')!r}",
+                              "glyph unpack --doc picks one")
+        self._names.add(name)
+        write_bytes_atomic(self.directory / name, record["text"].encode())
 
 
 class _PngFilesSink(_Sink):
-    """`--out DIR`: what `glyph render --out DIR` writes: PNG files and DIR/index.jsonl."""
+    """`--out DIR`: what `glyph render --out DIR` writes: PNG files and DIR/index.jsonl (streams/outdir.py)."""
 
     def __init__(self, directory: Path):
-        self.directory = ensure_dir(directory)
-        self._index_file = AtomicFile(self.directory / "index.jsonl")
-        self._index = self._index_file.__enter__()
+        from glyph_cli.streams.outdir import PageDir
+
+        self.out = PageDir(directory)
         self._lines: list[bytes] = []
-        self._files: list[Path] = []
 
     def begin(self, record: dict) -> None:
-        self._lines = [dumps(record)]
-        self._files = []
+        self._lines = [self.out.begin(record)]
 
     def page(self, record: dict, png: bytes) -> None:
-        from glyph_cli.typeset.job import doc_dirname
-
-        name = f"{doc_dirname(str(record['doc']))}/page-{record['index']:05d}.png"
-        path = self.directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, png)
-        self._files.append(path)
-        saved = {key: value for key, value in record.items() if key != "image"}
-        saved["file"] = name
-        self._lines.append(dumps(saved))
+        self._lines.append(self.out.page(record, png))
 
     def commit(self) -> None:
         for line in self._lines:
-            self._index.write(line)
+            self.out.write(line)
         self._lines = []
 
     def discard(self) -> None:
-        for path in self._files:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        self._lines, self._files = [], []
+        self.out.drop()
+        self._lines = []
 
     def close(self, ok: bool) -> None:
-        if ok:
-            self._index_file.__exit__(None, None, None)
-        else:
-            self._index_file.__exit__(BundleError, None, None)
+        self.out.close(ok)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -344,9 +335,18 @@ def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> U
     with open_bundle(path, seekable=True) as fh:
         reader = BundleReader(fh, source=source, limits=limits, salvage=True)
         damaged: set[int] = set()
+        ids: dict[object, int] = {}  # document id -> the number of its first copy
         with log.progress(desc="verify", unit="page") as bar:
             for event, _wanted, png in _checked_pages(reader, threads or default_threads()):
-                if isinstance(event, PageEntry):
+                if isinstance(event, DocEntry):
+                    doc_id = event.record.get("id")
+                    if doc_id in ids:  # a bundle's ids are unique: glyph pack never writes a second copy
+                        reader.mark_damaged(event.n, doc_id, f"duplicate document id (document {ids[doc_id]} "
+                                            "has it too)")
+                        damaged.add(event.n)
+                    else:
+                        ids[doc_id] = event.n
+                elif isinstance(event, PageEntry):
                     result.pages += 1
                     bar.update(1)
                     if isinstance(png, RecordError):
