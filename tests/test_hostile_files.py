@@ -50,3 +50,18 @@ def test_a_damaged_results_line_is_an_error_naming_file_and_line(tmp_path, line)
         acc.ResultsFile(path)
     with pytest.raises(InputError, match=r"results.jsonl:2"):
         acc.load_results(path)
+
+
+def test_bundle_commands_read_stdin(tmp_path):
+    from conftest import REPO, glyph_env
+    import subprocess
+    import sys
+
+    path = _bundle(tmp_path, [doc_records("a", "alpha\n", [page_png(1)])])
+    for args in (["ls"], ["verify"], ["verify", "-"]):
+        with open(path, "rb") as stdin:
+            proc = subprocess.run([sys.executable, "-m", "glyph_cli", *args], stdin=stdin, capture_output=True,
+                                  env=glyph_env(), cwd=REPO, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+    assert b'"id":"a"' in subprocess.run([sys.executable, "-m", "glyph_cli", "ls"], stdin=open(path, "rb"),
+                                         capture_output=True, env=glyph_env(), timeout=120).stdout

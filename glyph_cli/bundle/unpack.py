@@ -37,8 +37,9 @@ class UnpackResult:
 @contextlib.contextmanager
 def open_bundle(path: str, seekable: bool = False) -> Iterator[IO[bytes]]:
     if path == STDIO:
-        if seekable:
-            raise UsageError("this needs a bundle file to seek in, not stdin", "save the bundle to a file first")
+        if seekable and not (hasattr(sys.stdin, "buffer") and sys.stdin.buffer.seekable()):
+            raise UsageError("this needs a bundle file to seek in, not a pipe on stdin",
+                             "save the bundle to a file first, or redirect stdin from it: < x.glyph")
         yield sys.stdin.buffer
         return
     p = Path(path)
