@@ -66,10 +66,18 @@ def _register() -> None:
 _register()
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # a kill is handled as Ctrl-C: temp files removed, exit 130
+
+
 def main(argv: list[str] | None = None) -> None:
     # Be quiet in `glyph render ... | head`: the default SIGPIPE action ends the process silently.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _sigterm)
+    from glyph_cli.streams.io import guard_closed_stdio
+
+    guard_closed_stdio()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="glyph")
         code = result if isinstance(result, int) else 0

@@ -67,7 +67,9 @@ def doc_records(doc_id: str, text: str, pages: list[bytes], meta: dict | None = 
 
 
 def stream_bytes(docs: list[list[dict]]) -> bytes:
-    return b"".join(orjson.dumps(rec) + b"\n" for records in docs for rec in records)
+    records = [rec for doc in docs for rec in doc]
+    end = {"type": "end", "v": 1, "docs": len(docs), "pages": sum(r["type"] == "page" for r in records)}
+    return b"".join(orjson.dumps(rec) + b"\n" for rec in records + [end])
 
 
 def synthetic_stream(n_docs: int = 4, pages_per_doc: int = 2, seed: int = 0, prefix: str = "doc") -> bytes:
@@ -77,6 +79,14 @@ def synthetic_stream(n_docs: int = 4, pages_per_doc: int = 2, seed: int = 0, pre
         text = f"Document {d} of seed {seed}.\nIt has some text, ünïcode ✓ and a tab\t.\n" * (d + 1)
         docs.append(doc_records(f"{prefix}-{seed}-{d}", text, pages, {"n": d}))
     return stream_bytes(docs)
+
+
+def concat_streams(*streams: bytes) -> bytes:
+    """Page streams as one: their records in order, one end record for all (what unpack of a merge writes)."""
+    records = [r for s in streams for r in records_of(s) if r["type"] != "end"]
+    end = {"type": "end", "v": 1, "docs": sum(r["type"] == "doc" for r in records),
+           "pages": sum(r["type"] == "page" for r in records)}
+    return b"".join(orjson.dumps(r) + b"\n" for r in records + [end])
 
 
 def records_of(data: bytes) -> list[dict]:

@@ -13,6 +13,13 @@ A plan maps a question to the actions for its successive attempts:
     nochoice  a 200 event stream of JSON objects without choices
     loop      stream the same few words until the client hangs up (at most `loop_limit` chunks)
     slow      wait `slow_s` seconds, then reply normally
+  hostile ones (each bounded by `hostile_s` seconds, so a client that never gives up fails a test
+  instead of hanging it):
+    forever   stream content chunks with no finish reason, ignoring max_tokens
+    keepalive send SSE comment lines (": ping") and nothing else
+    longline  one event line that never ends
+    echo      a 500 whose body echoes the request headers (the Authorization key with them)
+    hugebody  a 400 with a `huge_bytes` body
 
 Run as a script (`python fake_openai_server.py [DELAY_S]`) it serves on a free port, prints the port,
 and reports its counters at GET /v1/stats, the concurrency peak since the previous read (used by
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import itertools
 import json
 import re
 import socket
@@ -49,6 +57,8 @@ class FakeServer(ThreadingHTTPServer):
         self.slow_s = slow_s
         self.loop_limit = loop_limit
         self.chunks = chunks
+        self.hostile_s = 30.0
+        self.huge_bytes = 20 << 20
         self.lock = threading.Lock()
         self.plans: dict[str, collections.deque] = {}
         self.requests: list[dict] = []
@@ -183,6 +193,27 @@ class Handler(BaseHTTPRequestHandler):
         elif action == "slow":
             time.sleep(self.server.slow_s)
             self._stream(self._chunks(question, images, body))
+        elif action == "forever":
+            count = itertools.count(1)  # never the same text twice, so no repetition guard stops it
+            self._stream(self._bounded(lambda: _event({"choices": [{"index": 0, "delta": {
+                "content": f"{next(count) * 7919 % 1000003} "}}]})))
+        elif action == "keepalive":
+            self._stream(self._bounded(lambda: b": ping\n\n"))
+        elif action == "longline":
+            self._stream(itertools.chain([b"data: {\"x\": \""], self._bounded(lambda: b"y" * 65536)))
+        elif action == "echo":
+            echoed = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+            self._json(500, {"error": {"message": f"upstream failed; request was:\n{echoed}"}})
+        elif action == "hugebody":
+            data = b"x" * self.server.huge_bytes
+            self.send_response(400)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
         elif action == "json":
             self._json(200, self._completion(question, images))
         else:
@@ -215,6 +246,12 @@ class Handler(BaseHTTPRequestHandler):
             yield _event({"object": "chat.completion.chunk", "choices": [],
                           "usage": {"prompt_tokens": 100 + 630 * images, "completion_tokens": len(pieces)}})
         yield b"data: [DONE]\n\n"
+
+    def _bounded(self, make):
+        end = time.monotonic() + self.server.hostile_s
+        while time.monotonic() < end:
+            yield make()
+            time.sleep(0.001)
 
     def _loop_chunks(self):
         for _ in range(self.server.loop_limit):

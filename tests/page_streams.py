@@ -34,7 +34,9 @@ def doc_records(doc_id: str, text: str, pages: int, size: tuple[int, int] = (56,
 
 def page_stream(docs: list[tuple[str, str, int]]) -> bytes:
     """A page stream of (id, text, pages) documents."""
-    return b"".join(orjson.dumps(rec) + b"\n" for d in docs for rec in doc_records(*d))
+    records = [rec for d in docs for rec in doc_records(*d)]
+    end = {"type": "end", "v": 1, "docs": len(docs), "pages": sum(r["type"] == "page" for r in records)}
+    return b"".join(orjson.dumps(rec) + b"\n" for rec in records + [end])
 
 
 def documents(docs: list[tuple[str, str, int]]) -> list[tuple[dict, list[dict]]]:

@@ -67,7 +67,7 @@ def test_plain_text_files_gz_zst_and_several_inputs(tmp_path):
     proc = run_glyph("render", str(tmp_path / "one.txt"), str(tmp_path / "two.jsonl.gz"),
                      str(tmp_path / "three.jsonl.zst"), check=True)
     ids = [r["id"] for r in parse(proc.stdout) if r["type"] == "doc"]
-    assert ids == ["one.txt", "a", "c"]
+    assert ids == [str(tmp_path / "one.txt"), "a", "c"]  # a plain-text file's id is its path as given
 
 
 def test_other_field_names():
@@ -97,7 +97,7 @@ def test_bad_record_fails_with_file_and_line(tmp_path):
 def test_bad_records_skipped_and_counted(tmp_path):
     (tmp_path / "in.jsonl").write_bytes(BAD)
     proc = run_glyph("render", "--on-error", "skip", str(tmp_path / "in.jsonl"))
-    assert proc.returncode == 0
+    assert proc.returncode == 1  # skipped records: never exit 0
     err = proc.stderr.decode()
     for line, what in [(2, "malformed JSON"), (3, "no 'text' field"), (4, "field 'text' is int, not a string"),
                        (5, "invalid UTF-8"), (6, "expected a JSON object")]:

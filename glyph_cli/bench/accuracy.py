@@ -76,6 +76,20 @@ def params_sha(backend: dict, arm: Arm, tokenizer: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _result_line(path: Path, number: int, line: bytes) -> dict:
+    """One results line, checked: a line that parses but is not a whole result is an error, never
+    silently ignored (its item would be asked again, a duplicate)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        rec = None
+    if (not isinstance(rec, dict) or rec.get("type") != "result" or not isinstance(rec.get("key"), str)
+            or not isinstance(rec.get("params_sha256"), str)):
+        raise InputError(str(path), number, "not a results line (damaged, or another file)",
+                         "repair or remove that line, or use a new --results file")
+    return rec
+
+
 class ResultsFile:
     """The append-only results JSONL: what is done, and a safe way to add to it."""
 
@@ -97,12 +111,8 @@ class ResultsFile:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise InputError(str(self.path), number, "not a results line", "use a new --results file") from None
-            if rec.get("type") == "result":
-                self.done[rec["key"]] = rec
+            rec = _result_line(self.path, number, line)
+            self.done[rec["key"]] = rec
         if good != len(raw):
             with open(self.path, "r+b") as fh:
                 fh.truncate(good)
@@ -236,9 +246,7 @@ def load_results(path: Path) -> list[dict]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_bytes().splitlines():
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
-            rec = orjson.loads(line)
-            if rec.get("type") == "result":
-                out.append(rec)
+            out.append(_result_line(path, number, line))
     return out

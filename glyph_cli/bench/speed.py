@@ -66,7 +66,10 @@ def pack_throughput(records: list[dict], pages: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         stream, bundle = Path(tmp) / "pages.jsonl", Path(tmp) / "pages.glyph"
-        stream.write_bytes(b"".join(dumps(r) for r in records))
+        from glyph_cli.streams.pages import end_record
+
+        docs = sum(r["type"] == "doc" for r in records)
+        stream.write_bytes(b"".join(dumps(r) for r in records) + dumps(end_record(docs, len(records) - docs)))
         started = time.perf_counter()
         with open(bundle, "wb") as fh:
             Packer(BundleWriter(fh, PackOptions(threads=1))).run([str(stream)])

@@ -134,10 +134,17 @@ class Packer:
 
     @staticmethod
     def _spool_stdin(stack: contextlib.ExitStack) -> str:
-        spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="glyph-pack-", suffix=".stdin"))
+        # An unlinked file: nothing is left in the temp folder even after a SIGKILL. Linux reopens it by
+        # /proc/self/fd (its own offset); elsewhere a named file, removed on exit.
+        if Path("/proc/self/fd").is_dir():
+            spool = stack.enter_context(tempfile.TemporaryFile(prefix="glyph-pack-", suffix=".stdin"))
+            name = f"/proc/self/fd/{spool.fileno()}"
+        else:
+            spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="glyph-pack-", suffix=".stdin"))
+            name = spool.name
         shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
         spool.flush()
-        return spool.name
+        return name
 
     def _plan_replace(self, inputs: list[str], kinds: list[bool]) -> None:
         self._keep = {}

@@ -21,6 +21,7 @@ from glyph_cli.parallel import ordered_map
 from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, PageEntry
 from glyph_cli.bundle.records import NotReproducible, RecordError, restore_page, restore_png
 from glyph_cli.errors import BundleError, UsageError
+from glyph_cli.streams.pages import end_record
 from glyph_cli.streams.io import STDIO, AtomicFile, display_name, dumps, ensure_dir, write_bytes_atomic
 
 
@@ -36,8 +37,9 @@ class UnpackResult:
 @contextlib.contextmanager
 def open_bundle(path: str, seekable: bool = False) -> Iterator[IO[bytes]]:
     if path == STDIO:
-        if seekable:
-            raise UsageError("this needs a bundle file to seek in, not stdin", "save the bundle to a file first")
+        if seekable and not (hasattr(sys.stdin, "buffer") and sys.stdin.buffer.seekable()):
+            raise UsageError("this needs a bundle file to seek in, not a pipe on stdin",
+                             "save the bundle to a file first, or redirect stdin from it: < x.glyph")
         yield sys.stdin.buffer
         return
     p = Path(path)
@@ -71,6 +73,8 @@ class _StreamSink(_Sink):
         self.out = out
         self.hold = hold  # salvage: a document goes out only whole
         self._held: tempfile.SpooledTemporaryFile | None = None
+        self.docs = self.pages = 0  # written, for the end record
+        self._pending = 0
 
     def _write(self, line: bytes) -> None:
         (self._held if self._held is not None else self.out).write(line)
@@ -79,11 +83,16 @@ class _StreamSink(_Sink):
         if self.hold:
             self._held = tempfile.SpooledTemporaryFile(max_size=64 << 20)
         self._write(dumps(record))
+        self._pending = 0
 
     def page(self, record: dict, png: bytes) -> None:
         self._write(dumps(restore_page(record, png)))
+        self._pending += 1
 
     def commit(self) -> None:
+        self.docs += 1
+        self.pages += self._pending
+        self._pending = 0
         if self._held is not None:
             self._held.seek(0)
             while chunk := self._held.read(1 << 20):
@@ -97,6 +106,8 @@ class _StreamSink(_Sink):
             self._held = None
 
     def close(self, ok: bool) -> None:
+        if ok:  # only a finished stream ends with its end record; readers refuse one without it
+            self.out.write(dumps(end_record(self.docs, self.pages)))
         self.out.flush()
 
 
@@ -121,59 +132,50 @@ class _DocumentsSink(_Sink):
 
 
 class _TextFilesSink(_Sink):
-    """`--text --out DIR`: each document's text in DIR/<id>.txt, byte for byte."""
+    """`--text --out DIR`: each document's text in DIR/<id>.txt, byte for byte (names as `--out` gives
+    folders: collision-free; a duplicate id is an error)."""
 
     def __init__(self, directory: Path):
         self.directory = ensure_dir(directory)
+        self._names: set[str] = set()
 
     def begin(self, record: dict) -> None:
-        from glyph_cli.typeset.job import doc_dirname
+        from glyph_cli.streams.outdir import doc_dirname
 
-        write_bytes_atomic(self.directory / f"{doc_dirname(str(record.get('id')))}.txt", record["text"].encode())
+        name = f"{doc_dirname(str(record.get('id')))}.txt"
+        if name in self._names:
+            raise BundleError(f"{self.directory}: two documents with the id {record.get('id')!r}",
+                              "glyph unpack --doc picks one")
+        self._names.add(name)
+        write_bytes_atomic(self.directory / name, record["text"].encode())
 
 
 class _PngFilesSink(_Sink):
-    """`--out DIR`: what `glyph render --out DIR` writes: PNG files and DIR/index.jsonl."""
+    """`--out DIR`: what `glyph render --out DIR` writes: PNG files and DIR/index.jsonl (streams/outdir.py)."""
 
     def __init__(self, directory: Path):
-        self.directory = ensure_dir(directory)
-        self._index_file = AtomicFile(self.directory / "index.jsonl")
-        self._index = self._index_file.__enter__()
+        from glyph_cli.streams.outdir import PageDir
+
+        self.out = PageDir(directory)
         self._lines: list[bytes] = []
-        self._files: list[Path] = []
 
     def begin(self, record: dict) -> None:
-        self._lines = [dumps(record)]
-        self._files = []
+        self._lines = [self.out.begin(record)]
 
     def page(self, record: dict, png: bytes) -> None:
-        from glyph_cli.typeset.job import doc_dirname
-
-        name = f"{doc_dirname(str(record['doc']))}/page-{record['index']:05d}.png"
-        path = self.directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, png)
-        self._files.append(path)
-        saved = {key: value for key, value in record.items() if key != "image"}
-        saved["file"] = name
-        self._lines.append(dumps(saved))
+        self._lines.append(self.out.page(record, png))
 
     def commit(self) -> None:
         for line in self._lines:
-            self._index.write(line)
+            self.out.write(line)
         self._lines = []
 
     def discard(self) -> None:
-        for path in self._files:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        self._lines, self._files = [], []
+        self.out.drop()
+        self._lines = []
 
     def close(self, ok: bool) -> None:
-        if ok:
-            self._index_file.__exit__(None, None, None)
-        else:
-            self._index_file.__exit__(BundleError, None, None)
+        self.out.close(ok)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -334,9 +336,18 @@ def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> U
     with open_bundle(path, seekable=True) as fh:
         reader = BundleReader(fh, source=source, limits=limits, salvage=True)
         damaged: set[int] = set()
+        ids: dict[object, int] = {}  # document id -> the number of its first copy
         with log.progress(desc="verify", unit="page") as bar:
             for event, _wanted, png in _checked_pages(reader, threads or default_threads()):
-                if isinstance(event, PageEntry):
+                if isinstance(event, DocEntry):
+                    doc_id = event.record.get("id")
+                    if doc_id in ids:  # a bundle's ids are unique: glyph pack never writes a second copy
+                        reader.mark_damaged(event.n, doc_id, f"duplicate document id (document {ids[doc_id]} "
+                                            "has it too)")
+                        damaged.add(event.n)
+                    else:
+                        ids[doc_id] = event.n
+                elif isinstance(event, PageEntry):
                     result.pages += 1
                     bar.update(1)
                     if isinstance(png, RecordError):

@@ -30,7 +30,7 @@ def ask(
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     max_images: Optional[int] = typer.Option(None, "--max-images", help="openai: the server's image limit per request; "
                                              "longer documents fail with a clear error."),
-    timeout: float = typer.Option(600.0, "--timeout", help="openai: seconds without a byte from the server."),
+    timeout: float = typer.Option(600.0, "--timeout", help="openai: seconds one request may take in all (a streamed reply included)."),
     retries: int = typer.Option(5, "--retries", help="openai: retries on 429/5xx, timeouts and bad replies."),
     backoff: float = typer.Option(0.5, "--backoff", help="openai: first retry delay in seconds (doubles each time)."),
     batch_size: int = typer.Option(1, "--batch-size", help="transformers: questions per forward pass."),

@@ -10,7 +10,7 @@ from glyph_cli.errors import UsageError
 
 
 def ls(
-    bundle: str = typer.Argument(..., help="Bundle file; '-' reads stdin (scanned, slower)."),
+    bundle: str = typer.Argument("-", help="Bundle file; '-' or none reads stdin (scanned, slower)."),
     output_format: str = typer.Option("auto", "--format", help="table, jsonl, or auto: a table on a terminal, JSONL when piped."),
     family: str = typer.Option("glm4v", "--family", help="Visual-token family the table shows (glm4v, qwen2vl, qwen3vl, ...)."),
 ) -> None:

@@ -51,6 +51,7 @@ def pack(
                 result = Packer(BundleWriter(fh, options), on_duplicate).run(inputs or [])
     stores = ", ".join(f"{n} as {store}" for store, n in sorted(result.stores.items())) or "none"
     per_page = f", {result.bytes / result.pages / 1000:.1f} KB/page" if result.pages else ""
-    skipped = f"; {result.skipped} duplicate document(s) skipped" if result.skipped else ""
+    verb = "replaced by a later copy" if on_duplicate == "replace" else "skipped"
+    skipped = f"; {result.skipped} duplicate document(s) {verb}" if result.skipped else ""
     log.info(f"packed {result.docs} document(s), {result.pages} page(s) ({stores}) into "
              f"{output or 'stdout'}: {result.bytes} bytes{per_page}{skipped}")

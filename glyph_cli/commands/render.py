@@ -35,6 +35,11 @@ def render(
     text_field: str = typer.Option("text", help="JSONL field holding the text."),
     id_field: str = typer.Option("id", help="JSONL field holding the document id."),
     input_format: str = typer.Option("auto", "--format", help="auto (by extension; stdin sniffed), jsonl or text."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the inputs (e.g. latin-1, cp1252)."),
+    errors: str = typer.Option("strict", "--errors", help="strict: a byte that does not decode is an error; replace: it becomes U+FFFD."),
+    max_line_mb: int = typer.Option(256, "--max-line-mb", min=1, help="Longest JSONL line read, MiB (bounds memory)."),
+    max_text_mb: int = typer.Option(256, "--max-text-mb", min=1, help="Largest plain-text input file, MiB (bounds memory)."),
+    max_decompressed_mb: int = typer.Option(65536, "--max-decompressed-mb", min=1, help="Most one .gz/.zst input may expand to, MiB."),
     on_error: str = typer.Option("fail", help="fail: stop at the first bad record (exit 1); skip: report it on stderr and go on."),
     tokenizer: str = typer.Option("qwen2.5", help="Text tokenizer for counts: qwen2.5 (offline) or a local Hugging Face tokenizer directory."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Render processes; output order is kept."),
@@ -98,19 +103,24 @@ def render(
 
         sys.stdout.buffer.write(orjson.dumps(cfg.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
         return
+    from glyph_cli.streams import io as stream_io
     from glyph_cli.typeset.job import RenderJob, sample_path
 
     if (shards is not None or shard_dir is not None) and (shard_dir is None or (shards is None) == (shard is None)):
         raise UsageError("shard bundles need --shard-dir DIR and one of --shard K/N or --shards N")
     if shard_dir is not None and out is not None:
         raise UsageError("--shard-dir writes bundles; --out writes PNG files: give one")
+    stream_io.LIMITS.max_line_bytes = max_line_mb << 20
+    stream_io.LIMITS.max_text_bytes = max_text_mb << 20
+    stream_io.LIMITS.max_decompressed_bytes = max_decompressed_mb << 20
 
     if sample and inputs:
         raise UsageError("--sample renders the embedded sample; give no input files with it")
     job = RenderJob(
         cfg=cfg, inputs=[str(sample_path())] if sample else (inputs or ["-"]), input_format=input_format,
         text_field=text_field, id_field=id_field, on_error=on_error, tokenizer=tokenizer,
-        workers=workers, shard=None if shard_dir else _shard(shard), out_dir=out,
+        workers=workers, shard=None if shard_dir else _shard(shard), out_dir=out, encoding=encoding,
+        errors=errors,
     )
     if shard_dir is not None:
         from glyph_cli.shards import render_shards

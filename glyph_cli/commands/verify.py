@@ -11,7 +11,7 @@ from glyph_cli.errors import BundleError
 
 
 def verify(
-    bundle: str = typer.Argument(..., help="Bundle file."),
+    bundle: str = typer.Argument("-", help="Bundle file; '-' or none reads stdin (redirected from a file: `< x.glyph`)."),
     threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads rebuilding pages; 0 = one per CPU (at most 8)."),
 ) -> None:
     """Check a bundle: every page rebuilt and matched to its sha256, every text and record to

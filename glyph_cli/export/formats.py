@@ -102,7 +102,7 @@ class PngFolderShard(ShardFile):
         self.index = open(path / "index.jsonl", "wb")
 
     def add(self, row: dict) -> None:
-        from glyph_cli.typeset.job import doc_dirname
+        from glyph_cli.streams.outdir import doc_dirname
 
         name = f"{doc_dirname(row['doc'])}/page-{row['index']:05d}.png"
         (self.path / name).parent.mkdir(parents=True, exist_ok=True)

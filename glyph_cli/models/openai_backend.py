@@ -32,6 +32,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_BACKOFF_S = 60.0
+MAX_ERROR_BODY = 64 << 10  # bytes of an error reply read at most
+MAX_ERROR_CHARS = 500  # characters of it shown
+MAX_SSE_LINE = 8 << 20  # one server-sent-event line; a longer one is a hostile or broken server
 # Ordered output holds finished answers until the ones before them are done; this many per worker
 # keeps the workers busy behind one slow request without holding the whole run in memory.
 ORDERED_WINDOW_PER_WORKER = 4
@@ -237,10 +240,12 @@ class OpenAIBackend(Backend):
         self.concurrency = concurrency
         self.max_images = max_images
         self.timeout = timeout
+        self.deadline = timeout  # one whole request, not only one read, must finish within it
         self.retries = retries
         self.backoff = backoff
         self.api_key_env = api_key_env
         api_key = os.environ.get(api_key_env)
+        self._api_key = api_key or None
         if api_key_env != DEFAULT_API_KEY_ENV and not api_key:
             raise UsageError(f"--api-key-env {api_key_env}: that environment variable is not set")
         self._headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json",
@@ -273,7 +278,7 @@ class OpenAIBackend(Backend):
             except (RetryableError, OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if attempt == self.retries:
-                    raise GlyphError(f"{what}gave up after {attempt + 1} attempt(s): {_describe(exc)}",
+                    raise GlyphError(self._redact(f"{what}gave up after {attempt + 1} attempt(s): {_describe(exc)}"),
                                      f"is the server at {self.base_url} up? see --retries and --timeout") from None
                 delay = getattr(exc, "retry_after", None)
                 if delay is None:
@@ -290,11 +295,15 @@ class OpenAIBackend(Backend):
         resp = conn.getresponse()
         if resp.status == 200:
             return resp
-        data = resp.read()
+        data = resp.read(MAX_ERROR_BODY)  # an error body is read only this far: it may be huge
         try:
             message = _error_message(orjson.loads(data))
         except orjson.JSONDecodeError:
-            message = data[:300].decode("utf-8", "replace").strip() or resp.reason
+            message = data.decode("utf-8", "replace").strip() or resp.reason
+        self._drop_connection()  # the rest of a long body is not read: this connection is done
+        message = self._redact(message)
+        if len(message) > MAX_ERROR_CHARS:
+            message = message[:MAX_ERROR_CHARS] + f"... ({len(data)}+ bytes, cut)"
         if resp.status in RETRY_STATUS:
             raise RetryableError(f"HTTP {resp.status}: {message}", _retry_after(resp.getheader("Retry-After")))
         hint = None
@@ -351,7 +360,7 @@ class OpenAIBackend(Backend):
             generation.attempts = attempts
             return generation
         except GlyphError as exc:
-            return GlyphError(f"question {job.qid!r} on document {job.doc_id!r}: {exc}")
+            return GlyphError(self._redact(f"question {job.qid!r} on document {job.doc_id!r}: {exc}"))
 
     def _attempt(self, body: bytes) -> Generation:
         start = time.perf_counter()
@@ -359,7 +368,11 @@ class OpenAIBackend(Backend):
         reply = _Reply()
         if (resp.getheader("Content-Type") or "").startswith("application/json"):
             try:
-                reply.add_payload(orjson.loads(resp.read()), "message")
+                data = resp.read(MAX_SSE_LINE + 1)
+                if len(data) > MAX_SSE_LINE:
+                    self._drop_connection()
+                    raise GlyphError(f"malformed reply: a JSON reply over {MAX_SSE_LINE} bytes")
+                reply.add_payload(orjson.loads(data), "message")
             except orjson.JSONDecodeError:
                 raise RetryableError("malformed reply: invalid JSON") from None
             finish = reply.finish
@@ -377,10 +390,27 @@ class OpenAIBackend(Backend):
             ttft_s=reply.first_token_at - start if reply.first_token_at is not None else None,
         )
 
+    def _redact(self, text: str) -> str:
+        """The API key never appears in a message, whatever the server echoes back."""
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        return text
+
     def _read_stream(self, resp: http.client.HTTPResponse, reply: _Reply) -> str | None:
-        """Read server-sent events until [DONE]; hang up on a runaway generation."""
+        """Read server-sent events until [DONE]; hang up on a runaway generation, on a reply over its
+        deadline or token cap, and on an event line over MAX_SSE_LINE bytes."""
         guard = TextGuard(self.sampling.repeat_window)
-        while line := resp.readline():
+        deadline = time.monotonic() + self.deadline
+        cap = self.sampling.max_new_tokens
+        events = 0
+        while line := resp.readline(MAX_SSE_LINE + 1):
+            if len(line) > MAX_SSE_LINE and not line.endswith(b"\n"):
+                self._drop_connection()
+                raise GlyphError(f"malformed reply: an event-stream line over {MAX_SSE_LINE} bytes")
+            if time.monotonic() > deadline:
+                self._drop_connection()
+                raise GlyphError(f"the reply took longer than the {self.deadline:g} s deadline",
+                                 "raise --timeout, or lower --max-new-tokens")
             line = line.strip()
             if not line.startswith(b"data:"):
                 continue  # blank separators, comments, event names
@@ -396,6 +426,11 @@ class OpenAIBackend(Backend):
                 # Closing the connection is how a client cancels a streamed request.
                 self._drop_connection()
                 return "repetition"
+            events += 1
+            # One event carries at least one token; a server that ignores max_tokens is cut off.
+            if reply.finish is None and cap and events > cap + 16:
+                self._drop_connection()
+                return "length"
         if reply.finish is not None:
             return reply.finish
         raise RetryableError("the event stream ended early")

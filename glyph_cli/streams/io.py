@@ -8,6 +8,8 @@ import io
 import os
 import sys
 import tempfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -22,6 +24,99 @@ def display_name(path: str | os.PathLike) -> str:
     return "<stdin>" if str(path) == STDIO else str(path)
 
 
+@dataclass
+class InputLimits:
+    """Bounds on what one input may cost, whatever it holds (flags raise them)."""
+
+    max_line_bytes: int = 256 << 20  # one JSONL line (a document or a page record)
+    max_text_bytes: int = 256 << 20  # one plain-text input file
+    max_decompressed_bytes: int = 64 << 30  # what one .gz/.zst input may expand to
+
+
+LIMITS = InputLimits()
+
+_DAMAGED_HINT = {"gzip": "test it with `gzip -t`; re-create or re-download it",
+                 "zstd": "test it with `zstd -t`; re-create or re-download it"}
+
+
+class _Decompressing(io.RawIOBase):
+    """A .gz or .zst input read as bytes: damage and truncation are InputErrors that name the file and
+    say what to do, and the decompressed size is bounded."""
+
+    def __init__(self, path: Path, kind: str, limit: int):
+        self.path, self.kind, self.limit = path, kind, limit
+        self.name = str(path)
+        self.raw = open(path, "rb")
+        self.total = 0
+        if kind == "gzip":
+            self._gz = gzip.GzipFile(fileobj=self.raw, mode="rb")
+        else:
+            import zstandard
+
+            self._zstd = zstandard
+            self._dctx = zstandard.ZstdDecompressor()
+            self._dobj = None
+            self._pending = b""
+            self._at = 0
+            self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fail(self, what: str):
+        from glyph_cli.errors import InputError
+
+        raise InputError(self.name, None, f"{what} ({self.kind} data, {self.total} bytes decompressed so far)",
+                         _DAMAGED_HINT[self.kind])
+
+    def _zstd_read(self, n: int) -> bytes:
+        if self._at >= len(self._pending):
+            self._pending, self._at = b"", 0
+        while not self._pending and not self._eof:
+            # Small pieces: one zstd call can expand 1 KiB to at most ~32 MiB (RLE blocks), so a bomb
+            # never needs more memory than that at once.
+            chunk = self.raw.read(1024)
+            if not chunk:
+                if self._dobj is not None and not self._dobj.eof:
+                    self._fail("truncated: the file ends inside a zstd frame")
+                self._eof = True
+                break
+            while chunk:
+                if self._dobj is None or self._dobj.eof:
+                    self._dobj = self._dctx.decompressobj()
+                try:
+                    self._pending += self._dobj.decompress(chunk)
+                except self._zstd.ZstdError as exc:
+                    self._fail(f"damaged: {exc}")
+                chunk = self._dobj.unused_data if self._dobj.eof else b""
+        out = self._pending[self._at:self._at + n]
+        self._at += len(out)
+        return out
+
+    def readinto(self, buf) -> int:
+        n = len(buf)
+        try:
+            data = self._gz.read(n) if self.kind == "gzip" else self._zstd_read(n)
+        except EOFError:
+            self._fail("truncated: the file ends inside the compressed stream")
+        except (OSError, zlib.error) as exc:
+            self._fail(f"damaged: {exc}")
+        self.total += len(data)
+        if self.total > self.limit:
+            from glyph_cli.errors import InputError
+
+            raise InputError(self.name, None, f"decompresses to more than {self.limit} bytes; refusing it as a "
+                             "possible decompression bomb", "raise the bound with --max-decompressed-mb")
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self.kind == "gzip":
+            self._gz.close()
+        self.raw.close()
+        super().close()
+
+
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open an input for reading bytes; `-` is stdin; `.gz` and `.zst` decompress by extension."""
     name = str(path)
@@ -34,22 +129,43 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
     if p.is_dir():
         raise UsageError(f"{name}: is a directory")
     if name.endswith(".gz"):
-        return gzip.open(p, "rb")
+        return io.BufferedReader(_Decompressing(p, "gzip", LIMITS.max_decompressed_bytes), 1 << 20)
     if name.endswith(".zst") or name.endswith(".zstd"):
-        import zstandard
-
-        fh = open(p, "rb")
-        return zstandard.ZstdDecompressor().stream_reader(fh, closefd=True, read_across_frames=True)
+        return io.BufferedReader(_Decompressing(p, "zstd", LIMITS.max_decompressed_bytes), 1 << 20)
     return open(p, "rb")
 
 
-def iter_lines(fh: IO[bytes]) -> Iterator[bytes]:
-    """Yield raw lines (with their newline) from a binary stream, buffered, whatever its kind."""
-    if isinstance(fh, (io.BufferedReader, gzip.GzipFile)):
-        yield from fh
-        return
-    reader = io.BufferedReader(fh, buffer_size=1 << 20)  # zstd streams lack readline
-    yield from reader
+def iter_lines(fh: IO[bytes], max_line: int | None = None) -> Iterator[bytes | None]:
+    """Raw lines (with their newline) from a binary stream, each at most `max_line` bytes: a longer
+    line is read past in bounded pieces and yielded as None, so memory never holds it."""
+    limit = LIMITS.max_line_bytes if max_line is None else max_line
+    reader = fh if hasattr(fh, "peek") or isinstance(fh, io.BufferedReader) else io.BufferedReader(fh, 1 << 20)
+    while True:
+        line = reader.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            yield None  # the caller reports it (and stops, under --on-error fail) before it is read past
+            skipped = 0
+            while True:  # the rest of the long line, dropped, for a bounded while
+                rest = reader.readline(1 << 20)
+                skipped += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+                if skipped > 16 * limit:
+                    from glyph_cli.errors import InputError
+
+                    raise InputError(getattr(fh, "name", "input"), None, f"a line goes on past {skipped} bytes; "
+                                     "stopping this input", "is it a text file?")
+            continue
+        yield line
+
+
+def line_too_long(source: str, line: int):
+    from glyph_cli.errors import InputError
+
+    return InputError(source, line, f"line is over {LIMITS.max_line_bytes} bytes",
+                      "raise the bound with --max-line-mb, or split the record")
 
 
 def iter_objects(path: str | os.PathLike, what: str = "record") -> Iterator[tuple[dict, str, int]]:
@@ -63,6 +179,10 @@ def iter_objects(path: str | os.PathLike, what: str = "record") -> Iterator[tupl
     source = display_name(path)
     with open_binary(path) as fh:
         for line, raw in enumerate(iter_lines(fh), start=1):
+            if raw is None:
+                raise line_too_long(source, line)
+            if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark
             if not raw.strip():
                 continue
             try:
@@ -121,7 +241,12 @@ class AtomicFile:
             self.fh.close()
         finally:
             if exc_type is None:
-                os.replace(self._tmp, self.path)
+                try:
+                    os.replace(self._tmp, self.path)
+                except OSError as err:
+                    with contextlib.suppress(FileNotFoundError):
+                        self._tmp.unlink()
+                    raise GlyphError(f"{self.path}: cannot write it: {err.strerror}") from None
             else:
                 with contextlib.suppress(FileNotFoundError):
                     self._tmp.unlink()
@@ -130,6 +255,39 @@ class AtomicFile:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     with AtomicFile(path) as fh:
         fh.write(data)
+
+
+class _ClosedStream:
+    """Stands in for stdin/stdout when the shell closed it (`<&-`, `>&-`): using it is one clear error."""
+
+    def __init__(self, name: str, hint: str):
+        self._name, self._hint = name, hint
+
+    def __getattr__(self, attr: str):
+        if attr in ("flush", "close"):
+            return lambda *a, **k: None
+        if attr in ("isatty", "closed"):
+            return (lambda: False) if attr == "isatty" else True
+        raise UsageError(f"{self._name} is closed", self._hint)
+
+
+def guard_closed_stdio() -> None:
+    """A closed fd 0/1/2 gets /dev/null (so no file we open lands on it), and sys.stdin/stdout become
+    stand-ins that fail with one clear line when read or written."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if name == "stdin":
+                sys.stdin = _ClosedStream("stdin", "give input files, or redirect stdin from a file")
+            elif name == "stdout":
+                sys.stdout = _ClosedStream("stdout", "redirect stdout to a file, or pass -o/--out")
+            else:
+                sys.stderr = open(os.devnull, "w")
 
 
 def stdout_binary() -> IO[bytes]:

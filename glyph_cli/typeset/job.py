@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,8 +14,8 @@ from typing import Iterator
 from glyph_cli import log
 from glyph_cli.errors import GlyphError, InputError
 from glyph_cli.streams.documents import Document, read_documents
-from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir, write_bytes_atomic
-from glyph_cli.streams.pages import page_png
+from glyph_cli.streams.io import dumps
+from glyph_cli.streams.pages import end_record, page_png
 from glyph_cli.typeset.config import RenderConfig
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample.txt"
@@ -277,17 +276,6 @@ def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
 
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def doc_dirname(doc_id: str) -> str:
-    """A file-system-safe, collision-free directory name for a document id."""
-    safe = _SAFE.sub("_", doc_id)[:80].lstrip(".") or "_"
-    if safe != doc_id:
-        safe += "-" + hashlib.sha1(doc_id.encode()).hexdigest()[:8]
-    return safe
-
-
 @dataclass
 class RenderJob:
     cfg: RenderConfig
@@ -300,10 +288,12 @@ class RenderJob:
     workers: int = 1
     shard: tuple[int, int] | None = None
     out_dir: Path | None = None
+    encoding: str = "utf-8"
+    errors: str = "strict"
 
     def _documents(self, policy: log.ErrorPolicy) -> Iterator[Document]:
         for item in read_documents(self.inputs, fmt=self.input_format, text_field=self.text_field,
-                                   id_field=self.id_field):
+                                   id_field=self.id_field, encoding=self.encoding, errors=self.errors):
             if isinstance(item, InputError):
                 policy.record_failed(item)
                 continue
@@ -356,9 +346,9 @@ class RenderJob:
         out = sys.stdout.buffer
         index = None
         if self.out_dir is not None:
-            ensure_dir(self.out_dir)
-            index_file = AtomicFile(self.out_dir / "index.jsonl")
-            index = index_file.__enter__()
+            from glyph_cli.streams.outdir import PageDir
+
+            index = PageDir(self.out_dir)
         try:
             for records in self._rendered(policy):
                 try:
@@ -368,7 +358,8 @@ class RenderJob:
                         else:
                             totals.pages += 1
                         if index is not None:
-                            index.write(dumps(self._save_page(rec)))
+                            index.write(index.begin(rec) if rec["type"] == "doc" else
+                                        index.page(rec, page_png(rec)))
                         else:
                             out.write(dumps(rec))
                 except _RecordFailed as failed:
@@ -376,16 +367,20 @@ class RenderJob:
                     continue
                 bar.update(1)
                 bar.set_postfix(pages=totals.pages, refresh=False)
+            if index is None:
+                out.write(dumps(end_record(totals.docs, totals.pages)))  # the stream is whole
             out.flush()
-        except BaseException as exc:
+        except BaseException:
             if index is not None:
-                index_file.__exit__(type(exc), exc, exc.__traceback__)
+                index.close(ok=False)
             raise
         finally:
             bar.close()
         if index is not None:
-            index_file.__exit__(None, None, None)
+            index.close(ok=True)
         self._summary(totals, time.perf_counter() - start, policy)
+        if policy.failed:  # never exit 0 after a skipped record
+            raise GlyphError(f"{policy.summary()} (listed above); the rest was written")
         return totals
 
     def records(self, policy: log.ErrorPolicy) -> Iterator[dict]:
@@ -408,18 +403,6 @@ class RenderJob:
             shown = missing["chars"][:20]
             log.warn(f"document {rec['id']!r}: {missing['count']} character(s) have no glyph in any installed "
                      f"font and show as boxes: {shown!r}")
-
-    def _save_page(self, rec: dict) -> dict:
-        """In --out mode a page's PNG goes to a file and the index names it."""
-        if rec["type"] != "page":
-            return rec
-        name = f"{doc_dirname(rec['doc'])}/page-{rec['index']:05d}.png"
-        path = self.out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, page_png(rec))
-        saved = {k: v for k, v in rec.items() if k != "image"}
-        saved["file"] = name
-        return saved
 
     def _summary(self, t: Totals, seconds: float, policy: log.ErrorPolicy) -> None:
         from glyph_cli.tokens.visual import DEFAULT_FAMILY
