@@ -9,4 +9,5 @@ COMMANDS = [
     ("verify", "verify", "verify"),
     ("ask", "ask", "ask"),
     ("bench", "bench", "bench"),
+    ("search", "search", "search"),
 ]
