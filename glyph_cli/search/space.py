@@ -279,6 +279,9 @@ class SearchSpace:
         params = {k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()}
         for name, value in params.items():
             explicit.update(_mapped(name, value, self.base, params))
+        if "font_size" in params and "line_gap" not in params and "line_height" not in self.fixed:
+            # line_gap is not searched: the line height follows the font size at the base's gap
+            explicit.update(_mapped("line_gap", _base_value(self.base, "line_gap"), self.base, params))
         if "theme" in explicit:
             # A searched theme brings its own colours (and the font stays the searched one).
             for key in _COLOURS:

@@ -29,6 +29,9 @@ from glyph_cli.search.space import SearchSpace
 STUDY_NAME = "glyph-search"
 SETTINGS_ATTR = "glyph_search"
 MAX_CONSECUTIVE_FAILURES = 5
+# NSGA-II's generation of a trial (Optuna's BaseGASampler system attribute). An enqueued trial gets
+# none, so a rerun of a cut-off trial is given the generation the cut-off one had.
+GENERATION_KEY = "NSGAIISampler:generation"
 
 
 @dataclass
@@ -167,11 +170,13 @@ def abandon(study, trial_id: int, params: dict) -> None:
     """Fail a cut-off trial and queue its parameters again, so the finished history does not change."""
     from optuna.trial import TrialState
 
-    user_attrs = study._storage.get_trial(trial_id).user_attrs
+    frozen = study._storage.get_trial(trial_id)
     study._storage.set_trial_user_attr(trial_id, "abandoned", True)
     study._storage.set_trial_state_values(trial_id, TrialState.FAIL)
-    study.enqueue_trial(params, user_attrs={k: v for k, v in user_attrs.items()
-                                            if k in ("base", "source", "op", "parents")})
+    keep = {k: v for k, v in frozen.user_attrs.items() if k in ("base", "source", "op", "parents")}
+    if GENERATION_KEY in frozen.system_attrs:
+        keep["rerun_generation"] = frozen.system_attrs[GENERATION_KEY]
+    study.enqueue_trial(params, user_attrs=keep)
 
 
 def finished_trials(study) -> list:
@@ -231,6 +236,9 @@ class Worker:
                 if llm is not None:
                     llm.note = None
                 trial = study.ask(fixed_distributions=distributions)
+                rerun = trial.user_attrs.get("rerun_generation")
+                if rerun is not None and settings.proposer != "random":
+                    study._storage.set_trial_system_attr(trial._trial_id, GENERATION_KEY, rerun)
                 trial.set_user_attr("host", socket.gethostname())
                 trial.set_user_attr("pid", os.getpid())
                 try:
@@ -365,7 +373,7 @@ def candidates(study) -> list[dict]:
             continue
         out.append({
             "type": "candidate", "v": 1, "trial": t.number,
-            "generation": t.system_attrs.get("NSGAIISampler:generation"),
+            "generation": t.system_attrs.get(GENERATION_KEY),
             "accuracy": t.values[0], "compression": t.values[1], "score": t.user_attrs.get("score"),
             "feasible": t.user_attrs.get("feasible", True), "source": t.user_attrs.get("source"),
             "base": bool(t.user_attrs.get("base")), "cached_from": t.user_attrs.get("cached_from"),
