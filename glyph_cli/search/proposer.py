@@ -65,7 +65,7 @@ def parse_proposals(text: str) -> list[dict]:
             continue
         if isinstance(data, dict) and isinstance(data.get("children"), list):
             return data["children"]
-        if isinstance(data, list):
+        if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
             return data
     raise ValueError("no JSON object with a \"children\" list in the reply")
 
@@ -169,7 +169,9 @@ class LlmChildren:
                 log.warn(f"LLM proposer: {exc}; this generation uses NSGA-II's own children")
                 self.queues[key] = collections.deque()
         queue = self.queues[key]
-        parents = {t.number: t for t in parent_population}
+        from optuna.trial import TrialState
+
+        parents = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
         while queue:
             index, proposal = queue.popleft()
             try:

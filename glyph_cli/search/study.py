@@ -236,9 +236,8 @@ class Worker:
                 if llm is not None:
                     llm.note = None
                 trial = study.ask(fixed_distributions=distributions)
-                rerun = trial.user_attrs.get("rerun_generation")
-                if rerun is not None and settings.proposer != "random":
-                    study._storage.set_trial_system_attr(trial._trial_id, GENERATION_KEY, rerun)
+                if settings.proposer != "random":
+                    self._place_in_generation(study, trial)
                 trial.set_user_attr("host", socket.gethostname())
                 trial.set_user_attr("pid", os.getpid())
                 try:
@@ -255,6 +254,19 @@ class Worker:
                 bar.close()
             if llm is not None:
                 llm.backend.close()
+
+    @staticmethod
+    def _place_in_generation(study, trial) -> None:
+        """Enqueued trials (the base config, reruns) skip NSGA-II's sampling and get no generation;
+        without one they would never be parents."""
+        frozen = study._storage.get_trial(trial._trial_id)
+        if GENERATION_KEY in frozen.system_attrs:
+            return
+        rerun = frozen.user_attrs.get("rerun_generation")
+        if rerun is not None:
+            study._storage.set_trial_system_attr(trial._trial_id, GENERATION_KEY, rerun)
+        else:
+            study.sampler.get_trial_generation(study, frozen)
 
     def _objective_text(self) -> str:
         s = self.settings
