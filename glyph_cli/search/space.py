@@ -282,7 +282,7 @@ class SearchSpace:
         if "font_size" in params and "line_gap" not in params and "line_height" not in self.fixed:
             # line_gap is not searched: the line height follows the font size at the base's gap
             explicit.update(_mapped("line_gap", _base_value(self.base, "line_gap"), self.base, params))
-        if "theme" in explicit:
+        if "theme" in explicit and str(explicit["theme"]).lower() != self.base.theme:
             # A searched theme brings its own colours (and the font stays the searched one).
             for key in _COLOURS:
                 if key not in self.fixed:
