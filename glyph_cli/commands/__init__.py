@@ -11,4 +11,5 @@ COMMANDS = [
     ("bench", "bench", "bench"),
     ("train", "train", "train"),
     ("export", "export", "export"),
+    ("search", "search", "search"),
 ]
