@@ -18,7 +18,7 @@ from glyph_cli.streams.documents import Document, read_documents
 from glyph_cli.streams.io import STDIO
 from glyph_cli.records import doc_record
 from glyph_cli.streams.pages import iter_documents
-from glyph_cli.typeset.config import RenderConfig
+from glyph_cli.typeset.config import RenderConfig  # inputs.py sits above streams, typeset and bundle
 
 
 def text_record(doc: Document) -> dict:
