@@ -15,6 +15,7 @@ bench = typer.Typer(
     name="bench",
     help="Benchmarks: compression over configs, OCR readability, RULER/MRCR/LongBench suites, speed.",
     no_args_is_help=True,
+    suggest_commands=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
