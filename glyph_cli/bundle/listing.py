@@ -111,7 +111,7 @@ def format_table(lines: Iterator[dict], family: str) -> Iterator[str]:
         elif kind == "doc":
             yield row(str(line.get("id")), line)
         elif kind == "end":
-            yield row(f"TOTAL ({line.get('docs', 0)} documents)", line)
+            yield row(f"TOTAL ({line.get('docs', 0)} documents)", line) + "  (ratio pooled)"
             size, pages, png = line.get("bundle_bytes"), line.get("pages", 0), line.get("png_bytes", 0)
             if size is not None:
                 per_page = f"{size / pages / 1000:.1f} KB/page, " if pages else ""
