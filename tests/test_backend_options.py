@@ -57,3 +57,9 @@ def test_bench_accuracy_checks_the_model_directory_first(tmp_path):
     proc = run_glyph("bench", "accuracy", str(tasks), "-r", str(tmp_path / "r.jsonl"), "-m", str(tmp_path / "none"))
     assert proc.returncode == 2
     assert b"no such directory" in proc.stderr
+
+
+def test_bench_speed_checks_the_backend_before_rendering():
+    proc = run_glyph("bench", "speed", "--backend", "transformers", "-m", "/nonexistent/model")
+    assert proc.returncode == 2
+    assert b"/nonexistent/model: no such directory" in proc.stderr

@@ -79,10 +79,7 @@ def ask(
         raise UsageError("give questions with -q TEXT or --questions FILE (one of the two)")
     if questions == "-" and (not inputs or "-" in inputs):
         raise UsageError("stdin cannot hold both the documents and --questions")
-    backend_options = opt.backend_options(
-        backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-        max_images=max_images, timeout=timeout, retries=retries, backoff=backoff, batch_size=batch_size,
-        device=device, dtype=dtype, attn=attn, trust_remote_code=trust_remote_code)
+    backend_options = opt.backend_from(locals())
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                         repetition_penalty=repetition_penalty, seed=seed, repeat_window=repeat_window)
     prompt_template = Template.load(template) if template else None

@@ -169,10 +169,7 @@ def accuracy(
     arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
     if as_text or text_only:
         arms.append(acc.Arm(acc.TEXT_ARM, None))
-    backend_options = opt.backend_options(
-        backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-        max_images=max_images, timeout=timeout, retries=retries, backoff=backoff, batch_size=batch_size,
-        device=device, dtype=dtype, attn=attn, trust_remote_code=trust_remote_code)
+    backend_options = opt.backend_from(locals())
     tasks = acc.read_tasks(task_files)
     from glyph_cli.models.registry import build
 
@@ -243,10 +240,7 @@ def speed(
         raise UsageError("--repeat and --rounds must be at least 1")
     backend_options = None
     if backend or base_url:  # one request at a time: timings of requests in flight together are not comparable
-        backend_options = opt.backend_options(
-            backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, concurrency=1,
-            max_images=max_images, timeout=timeout, retries=retries, backoff=backoff, batch_size=batch_size,
-            device=device, dtype=dtype, attn=attn, trust_remote_code=trust_remote_code)
+        backend_options = opt.backend_from(locals(), concurrency=1)
     policy = log.ErrorPolicy("fail")
     docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
             for d in cb.documents(list(inputs or []), policy)]

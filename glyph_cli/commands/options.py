@@ -63,6 +63,16 @@ ON_ERROR: OnError = typer.Option(OnError.fail, "--on-error", help="fail: stop at
                                  "it on stderr and go on (exit 1 at the end).")
 
 
+BACKEND_PARAMS = ("backend", "model", "base_url", "api_key_env", "concurrency", "max_images", "timeout", "retries",
+                  "backoff", "batch_size", "device", "dtype", "attn", "trust_remote_code")
+
+
+def backend_from(params: dict, **overrides):
+    """`backend_options` of the backend parameters among a command's `params` (its `locals()`)."""
+    return backend_options(**{k: params[k] for k in BACKEND_PARAMS if k in params and k not in overrides},
+                           **overrides)
+
+
 def _value(choice):
     return choice.value if isinstance(choice, Enum) else choice
 
