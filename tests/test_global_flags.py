@@ -26,3 +26,12 @@ def test_did_you_mean_once():
         proc = run_glyph(*args)
         assert proc.returncode == 2
         assert proc.stderr.count(b"Did you mean") == 1, proc.stderr
+
+
+def test_style_flags_show_the_presets_defaults():
+    from glyph_cli.typeset.config import resolve_config
+
+    text = " ".join(run_glyph("render", "--help", check=True).stdout.decode().split())
+    cfg = resolve_config("glyph", None, {})
+    assert f"--dpi FLOAT Raster resolution" in text
+    assert f"glyph preset: {cfg.dpi:g}" in text and f"glyph preset: {cfg.font}" in text
