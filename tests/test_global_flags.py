@@ -33,5 +33,5 @@ def test_style_flags_show_the_presets_defaults():
 
     text = " ".join(run_glyph("render", "--help", check=True).stdout.decode().split())
     cfg = resolve_config("glyph", None, {})
-    assert f"--dpi FLOAT Raster resolution" in text
+    assert "--dpi FLOAT Raster resolution" in text
     assert f"glyph preset: {cfg.dpi:g}" in text and f"glyph preset: {cfg.font}" in text
