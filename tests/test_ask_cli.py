@@ -141,7 +141,6 @@ def test_help_does_not_import_torch(glyph):
 
 
 def test_documents_rendered_on_the_fly_match_glyph_render(glyph, server, tmp_path):
-    pytest.importorskip("glyph_cli.tokens.text")  # the renderer counts text tokens
     docs = tmp_path / "docs.jsonl"
     docs.write_text('{"id": "x", "text": "' + "The pass key is 7. " * 1000 + '"}\n')
     rendered = glyph("render", str(docs), "--preset", "glyph")
