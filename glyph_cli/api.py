@@ -64,11 +64,10 @@ class Page:
 
     def record(self) -> dict:
         """The page-stream record `glyph render` writes for this page."""
-        from glyph_cli.streams.pages import STREAM_VERSION, png_data_url
+        from glyph_cli.records import page_record
 
-        return {"type": "page", "v": STREAM_VERSION, "doc": self.doc, "index": self.index,
-                "span": list(self.span), "width": self.width, "height": self.height, "dpi": self.dpi,
-                "visual_tokens": dict(self.visual_tokens), "sha256": self.sha256, "image": png_data_url(self.png)}
+        return page_record(self.doc, self.index, self.span, self.png, width=self.width, height=self.height,
+                           dpi=self.dpi, visual_tokens=dict(self.visual_tokens))
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], doc: Mapping[str, Any] | None = None) -> Page:

@@ -25,6 +25,7 @@ app = typer.Typer(
         "stdout carries data only; messages and progress go to stderr."
     ),
     no_args_is_help=True,
+    suggest_commands=False,  # click suggests already: typer's would say "Did you mean" a second time
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -68,6 +69,26 @@ _register()
 
 def _sigterm(signum, frame):
     raise KeyboardInterrupt  # a kill is handled as Ctrl-C: temp files removed, exit 130
+# Global flags a user may also give after the subcommand (`glyph render x.jsonl -v`); no subcommand
+# defines an option of these names, so moving them before the subcommand changes no meaning.
+GLOBAL_FLAGS = frozenset({"-v", "--verbose", "--quiet", "--progress", "--no-progress"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """`args` with the global flags that follow the subcommand moved before it (up to a `--`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    in_command = False
+    for i, arg in enumerate(args):
+        if arg == "--":
+            rest += args[i:]
+            break
+        if in_command and arg in GLOBAL_FLAGS:
+            front.append(arg)
+            continue
+        in_command = in_command or not arg.startswith("-")
+        rest.append(arg)
+    return front + rest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
 
     guard_closed_stdio()
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="glyph")
+        args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+        result = app(args=args, standalone_mode=False, prog_name="glyph")
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code

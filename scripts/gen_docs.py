@@ -44,10 +44,16 @@ def man_page() -> str:
         ".fi",
         ".SH COMMANDS",
     ]
+    def describe(cmd: click.Command, name: str, parent: click.Context, path: str) -> None:
+        # info_name is the command's own name: click prefixes the parents' (no "glyph glyph render")
+        sub = click.Context(cmd, info_name=name, parent=parent, terminal_width=100, max_content_width=100)
+        out.extend([f".SS {path}", ".nf", _roff_escape(cmd.get_help(sub)), ".fi"])
+        if isinstance(cmd, click.Group):  # `glyph bench`: each subcommand with its options
+            for child in cmd.list_commands(sub):
+                describe(cmd.get_command(sub, child), child, sub, f"{path} {child}")
+
     for name in group.list_commands(ctx):
-        cmd = group.get_command(ctx, name)
-        sub = click.Context(cmd, info_name=f"glyph {name}", parent=ctx, terminal_width=100, max_content_width=100)
-        out += [f".SS glyph {name}", ".nf", _roff_escape(cmd.get_help(sub)), ".fi"]
+        describe(group.get_command(ctx, name), name, ctx, f"glyph {name}")
     out += [
         ".SH EXIT STATUS",
         "0 success; 1 failure (any record failed under --on-error fail; a damaged or incomplete bundle); "

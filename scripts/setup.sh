@@ -16,7 +16,7 @@ esac
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 packages=(libcairo2-dev libgirepository1.0-dev gir1.2-pango-1.0 pkg-config
-          fonts-dejavu-core fonts-noto-core fonts-noto-cjk)
+          fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji)
 [ -n "$extras" ] && packages+=(tesseract-ocr tesseract-ocr-eng zstd)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 missing=()

@@ -3,7 +3,6 @@ real `glyph render` output, hand-built hostile bundles, and damage."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import struct
 import subprocess
@@ -16,7 +15,7 @@ import zstandard
 
 from conftest import REPO, popen_glyph, run_glyph
 from glyph_cli.bundle import tarball
-from glyph_cli.streams.pages import png_data_url
+from glyph_cli.records import doc_record, page_record
 from glyph_cli.typeset.png import encode_png
 
 PITCH = 10  # synthetic pages draw a text line every 10 rows, as the glyph preset does at 72 dpi
@@ -47,22 +46,18 @@ def doc_records(doc_id: str, text: str, pages: list[bytes], meta: dict | None = 
     """A document as `glyph render` writes it (the fields FORMATS.md lists)."""
     config = {"dpi": 72.0, "line_height": float(PITCH), "page_size": [595.0, 842.0]}
     tokens = [{"glm4v": 20 + i, "qwen3vl": 16 + i} for i in range(len(pages))]
-    doc = {
-        "type": "doc", "v": 1, "id": doc_id, "meta": meta or {}, "text": text, "chars": len(text),
-        "text_tokens": max(1, len(text) // 4), "tokenizer": "test", "pages": len(pages),
-        "visual_tokens": {"glm4v": sum(t["glm4v"] for t in tokens), "qwen3vl": sum(t["qwen3vl"] for t in tokens)},
-        "config": config, "config_sha256": hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest(),
-        "fonts": [{"family": "Test Sans", "file": "/fonts/test.ttf", "sha256": "0" * 64}],
-        "missing_glyphs": {"count": 0, "chars": ""}, "tool": {"glyph": "test"},
-    }
+    doc = doc_record(
+        doc_id, text, meta=meta or {}, text_tokens=max(1, len(text) // 4), tokenizer="test", pages=len(pages),
+        visual_tokens={"glm4v": sum(t["glm4v"] for t in tokens), "qwen3vl": sum(t["qwen3vl"] for t in tokens)},
+        config=config, fonts=[{"family": "Test Sans", "file": "/fonts/test.ttf", "sha256": "0" * 64}],
+        missing_glyphs={"count": 0, "chars": ""}, tool={"glyph": "test"})
     records = [doc]
     step = max(1, len(text) // max(1, len(pages)))
     for i, png in enumerate(pages):
         width, height = struct.unpack(">II", png[16:24])
         end = len(text) if i == len(pages) - 1 else min(len(text), (i + 1) * step)
-        records.append({"type": "page", "v": 1, "doc": doc_id, "index": i, "span": [min(i * step, end), end],
-                        "width": width, "height": height, "dpi": 72.0, "visual_tokens": tokens[i],
-                        "sha256": hashlib.sha256(png).hexdigest(), "image": png_data_url(png)})
+        records.append(page_record(doc_id, i, (min(i * step, end), end), png, width=width, height=height, dpi=72.0,
+                                   visual_tokens=tokens[i]))
     return records
 
 

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import orjson
 
-from glyph_cli.streams.pages import png_data_url
+from glyph_cli.records import doc_record, page_record, png_data_url
 
 
-def png_url(width: int = 56, height: int = 84, label: str = "") -> str:
+def png_bytes(width: int = 56, height: int = 84, label: str = "") -> bytes:
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (width, height), "white")
     ImageDraw.Draw(image).text((2, 2), label, fill="black")
     buf = io.BytesIO()
     image.save(buf, "PNG")
-    return png_data_url(buf.getvalue())
+    return buf.getvalue()
+
+
+def png_url(width: int = 56, height: int = 84, label: str = "") -> str:
+    return png_data_url(png_bytes(width, height, label))
 
 
 def doc_records(doc_id: str, text: str, pages: int, size: tuple[int, int] = (56, 84)) -> list[dict]:
+    """A document's records, built by glyph_cli.records (so a page's sha256 is its PNG's)."""
     per = -(-len(text) // pages) if text else 0
-    records = [{"type": "doc", "v": 1, "id": doc_id, "meta": {}, "text": text, "chars": len(text), "pages": pages}]
+    records = [doc_record(doc_id, text, pages=pages)]
     for i in range(pages):
-        url = png_url(*size, label=f"{doc_id}/{i}")
-        records.append({"type": "page", "v": 1, "doc": doc_id, "index": i,
-                        "span": [min(i * per, len(text)), min((i + 1) * per, len(text))],
-                        "width": size[0], "height": size[1], "dpi": 72,
-                        "sha256": hashlib.sha256(url.encode()).hexdigest(), "image": url})
+        span = (min(i * per, len(text)), min((i + 1) * per, len(text)))
+        records.append(page_record(doc_id, i, span, png_bytes(*size, label=f"{doc_id}/{i}"), width=size[0],
+                                   height=size[1], dpi=72))
     return records
 
 

@@ -9,9 +9,8 @@ import pytest
 from glyph_cli.bench import accuracy as acc
 from glyph_cli.bench.tasks import ruler
 from glyph_cli.errors import UsageError
+from glyph_cli.models import backend as backend_api
 from glyph_cli.typeset.config import resolve_config
-
-backend_api = pytest.importorskip("glyph_cli.models.backend", reason="the model backends (glyph ask) are not merged")
 
 
 class EchoBackend(backend_api.Backend):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-pytest.importorskip("glyph_cli.tokens", reason="token accounting (glyph_cli.tokens) is not merged")
 
 
 def _jsonl(data: bytes) -> list[dict]:

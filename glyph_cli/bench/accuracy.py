@@ -235,7 +235,7 @@ def summarise(results: Iterable[dict], arms: list[str]) -> list[dict]:
 
 
 def markdown_table(summaries: list[dict]) -> str:
-    lines = ["| suite | task | length | arm | n | score | compression |", "|---|---|---|---|---|---|---|"]
+    lines = ["| suite | task | length | arm | n | score | compression (mean over tasks) |", "|---|---|---|---|---|---|---|"]
     for s in summaries:
         comp = "-" if s["compression"] is None else f"{s['compression']:.2f}x"
         lines.append(f"| {s['suite']} | {s['task']} | {s['bucket']} | {s['arm']} | {s['n']} | {s['score']:.2f} | {comp} |")

@@ -241,7 +241,7 @@ def markdown_table(summaries: list[dict], family: str, tokenizer: str) -> str:
     """The per-variant table a researcher pastes into a note."""
     has_ocr = any("ocr" in s for s in summaries)
     head = ["variant", "dpi", "docs", "pages", "chars/page", f"text tokens ({tokenizer})",
-            f"visual tokens ({family})", "compression mean", "median", "min", "max"]
+            f"visual tokens ({family})", "compression: mean over docs", "median", "min", "max"]
     if has_ocr:
         reader = next(s["ocr"]["reader"] for s in summaries if "ocr" in s)
         head += [f"CER ({reader})", "char accuracy"]
@@ -261,7 +261,7 @@ def markdown_table(summaries: list[dict], family: str, tokenizer: str) -> str:
 def family_table(summaries: list[dict]) -> str:
     """Mean compression of each variant for every VLM family."""
     families = list(summaries[0]["visual_tokens"]) if summaries else []
-    lines = ["| variant | " + " | ".join(families) + " |", "|---|" + "|".join("---" for _ in families) + "|"]
+    lines = ["| variant (compression: mean over docs) | " + " | ".join(families) + " |", "|---|" + "|".join("---" for _ in families) + "|"]
     for s in summaries:
         lines.append(f"| {s['variant']} | " + " | ".join(_fmt(s["compression"][f]["mean"]) for f in families) + " |")
     return "\n".join(lines) + "\n"

@@ -35,11 +35,16 @@ def split_names(values: Iterable[str]) -> list[str]:
     return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
 
 
+SUITES = ("ruler", "mrcr", "longbench")
+
+
 def build(suite: str, *, inputs: list[str], tokenizer: str, tasks: list[str], lengths: list[int], samples: int,
           seed: int, essay: str | None, haystack: str | None, datasets: list[str], limit: int | None,
           max_length: int | None) -> Iterator[Task]:
     from glyph_cli.tokens.text import get_tokenizer
 
+    if suite not in SUITES:
+        raise UsageError(f"unknown bench suite {suite!r}", f"choose from {', '.join(SUITES)}")
     count = get_tokenizer(tokenizer).count
     if suite == "ruler":
         from glyph_cli.bench.tasks import ruler

@@ -14,6 +14,7 @@ from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits
 from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry, read_index
 from glyph_cli.bundle.unpack import open_bundle
 from glyph_cli.errors import BundleError
+from glyph_cli.records import index_doc_line
 from glyph_cli.streams.io import STDIO, display_name
 
 
@@ -33,11 +34,7 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
             if line is not None:
                 yield line
             rec = event.record
-            line = {"type": "doc", "n": event.n, "id": rec.get("id"), "meta": rec.get("meta", {})}
-            for key in ("chars", "text_tokens", "tokenizer", "pages", "visual_tokens", "config_sha256"):
-                if key in rec:
-                    line[key] = rec[key]
-            line.update(text_bytes=len(rec["text"].encode()), png_bytes=0, stored_bytes=0)
+            line = index_doc_line(event.n, rec, text_bytes=len(rec["text"].encode()), png_bytes=0, stored_bytes=0)
             _add(totals, line)
         elif isinstance(event, PageEntry) and line is not None:
             line["png_bytes"] += event.record["image"]["bytes"]
@@ -114,7 +111,7 @@ def format_table(lines: Iterator[dict], family: str) -> Iterator[str]:
         elif kind == "doc":
             yield row(str(line.get("id")), line)
         elif kind == "end":
-            yield row(f"TOTAL ({line.get('docs', 0)} documents)", line)
+            yield row(f"TOTAL ({line.get('docs', 0)} documents)", line) + "  (ratio pooled)"
             size, pages, png = line.get("bundle_bytes"), line.get("pages", 0), line.get("png_bytes", 0)
             if size is not None:
                 per_page = f"{size / pages / 1000:.1f} KB/page, " if pages else ""

@@ -11,7 +11,8 @@ from __future__ import annotations
 from glyph_cli.bundle.format import Limits, record_digest, sha256_hex
 from glyph_cli.bundle.pagecodec import (PageCodecError, PageEncoder, StoredPage, deflate_versions, read_ihdr,
                                         rebuild_png, reencode_png)
-from glyph_cli.streams.pages import page_png, png_data_url
+from glyph_cli.records import RecordError as SchemaError
+from glyph_cli.records import check, page_png, png_data_url
 
 
 class RecordError(ValueError):
@@ -33,6 +34,10 @@ def store_doc(record: dict) -> tuple[dict, bytes]:
     if not isinstance(text, str):
         raise RecordError("doc record has no `text`: a bundle keeps the source text so it is lossless "
                           "(glyph render always writes it)")
+    try:
+        check(record, "doc")
+    except SchemaError as exc:
+        raise RecordError(str(exc)) from None
     data = text.encode("utf-8")
     desc = {"sha256": sha256_hex(data), "bytes": len(data)}
     desc["meta"] = record_digest(record, "text", desc)
@@ -43,6 +48,7 @@ def store_doc(record: dict) -> tuple[dict, bytes]:
 def store_page(record: dict, encoder: PageEncoder | None, pitch: float | None) -> tuple[dict, StoredPage]:
     """(stored page record, stored page). `encoder` None stores the PNG bytes as they are."""
     try:
+        check(record, "page")
         png = page_png(record)
     except ValueError as exc:
         raise RecordError(f"page {record.get('index')!r}: {exc}") from None

@@ -21,6 +21,7 @@ from glyph_cli.bundle.format import (FORMAT, HEADER_NAME, INDEX_NAME, PAGE_STORE
                                      doc_text_name, page_name)
 from glyph_cli.bundle.frames import MAX_WINDOW_LOG, Footer, FrameWriter, zstd_settings
 from glyph_cli.errors import UsageError
+from glyph_cli.records import index_doc_line, index_page_line
 from glyph_cli.streams.pages import STREAM_VERSION
 
 
@@ -76,12 +77,7 @@ def tool_versions() -> dict:
 
 def _page_index_line(n: int, record: dict) -> dict:
     image = record["image"]
-    line = {"type": "page", "n": n}
-    for key in ("index", "span", "width", "height", "dpi", "visual_tokens"):
-        if key in record:
-            line[key] = record[key]
-    line.update(sha256=image["sha256"], bytes=image["bytes"], store=image["store"])
-    return line
+    return index_page_line(n, record, sha256=image["sha256"], bytes=image["bytes"], store=image["store"])
 
 
 class BundleWriter:
@@ -127,12 +123,8 @@ class BundleWriter:
         self._doc = record
         self._next_page = 0
         self._page_lines = []
-        line = {"type": "doc", "n": n, "id": record.get("id"), "meta": record.get("meta", {})}
-        for key in ("chars", "text_tokens", "tokenizer", "pages", "visual_tokens", "config_sha256"):
-            if key in record:
-                line[key] = record[key]
-        line.update(text_sha256=record["text"]["sha256"], text_bytes=len(text), png_bytes=0, stored_bytes=0,
-                    frame=self._frames.frame_start)
+        line = index_doc_line(n, record, text_sha256=record["text"]["sha256"], text_bytes=len(text), png_bytes=0,
+                              stored_bytes=0, frame=self._frames.frame_start)
         self._doc_line = line
         config = record.get("config")
         sha = record.get("config_sha256")

@@ -8,10 +8,8 @@ from typing import List, Optional
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
 from glyph_cli.errors import UsageError
-from glyph_cli.models.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
-
-BACKENDS = ("transformers", "openai")
 
 
 def ask(
@@ -21,25 +19,20 @@ def ask(
     question: Optional[List[str]] = typer.Option(None, "--question", "-q", help="Ask this of every document (repeatable)."),
     questions: Optional[str] = typer.Option(None, "--questions", help='JSONL of {"id", "doc", "question", ...}: '
                                                                       "each question asked of its document."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b",
-                                          help="transformers or openai (default: openai when --base-url is given)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory. "
-                                        "openai: the served model name (default: the server's first model)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help=f"OpenAI-compatible server [{DEFAULT_BASE_URL}]."),
-    api_key_env: str = typer.Option(DEFAULT_API_KEY_ENV, "--api-key-env", help="Environment variable with the API key."),
-    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
-    max_images: Optional[int] = typer.Option(None, "--max-images", help="openai: the server's image limit per request; "
-                                             "longer documents fail with a clear error."),
-    timeout: float = typer.Option(600.0, "--timeout", help="openai: seconds one request may take in all (a streamed reply included)."),
-    retries: int = typer.Option(5, "--retries", help="openai: retries on 429/5xx, timeouts and bad replies."),
-    backoff: float = typer.Option(0.5, "--backoff", help="openai: first retry delay in seconds (doubles each time)."),
-    batch_size: int = typer.Option(1, "--batch-size", help="transformers: questions per forward pass."),
-    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
-    dtype: str = typer.Option("auto", "--dtype", help="transformers: auto (bfloat16 on GPU), bfloat16, float16, float32."),
-    attn: str = typer.Option("auto", "--attn", help="transformers: attention kernel: auto (transformers' choice, "
-                             "sdpa where supported), sdpa, eager, flash_attention_2 (needs flash-attn), ..."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
-                                           help="transformers: run code shipped in the model directory."),
+    backend: Optional[opt.BackendName] = opt.BACKEND,
+    model: Optional[str] = opt.MODEL,
+    base_url: Optional[str] = opt.BASE_URL,
+    api_key_env: str = opt.API_KEY_ENV,
+    concurrency: int = opt.CONCURRENCY,
+    max_images: Optional[int] = opt.MAX_IMAGES,
+    timeout: float = opt.TIMEOUT,
+    retries: int = opt.RETRIES,
+    backoff: float = opt.BACKOFF,
+    batch_size: int = opt.BATCH_SIZE,
+    device: opt.Device = opt.DEVICE,
+    dtype: opt.Dtype = opt.DTYPE,
+    attn: str = opt.ATTN,
+    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy, as Glyph is evaluated."),
     top_k: int = typer.Option(1, "--top-k", help="1: greedy; 0: off."),
@@ -79,19 +72,14 @@ def ask(
     from glyph_cli.models.backend import Sampling
     from glyph_cli.models.prompts import Template
     from glyph_cli.streams.io import AtomicFile, dumps, stdout_binary
-    from glyph_cli.streams.sources import iter_inputs
+    from glyph_cli.inputs import iter_inputs
 
     policy = log.ErrorPolicy(on_error)
     if bool(question) == bool(questions):
         raise UsageError("give questions with -q TEXT or --questions FILE (one of the two)")
     if questions == "-" and (not inputs or "-" in inputs):
         raise UsageError("stdin cannot hold both the documents and --questions")
-    backend = backend or ("openai" if base_url else "transformers")
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if backend == "transformers" and not model:
-        raise UsageError("the transformers backend needs --model DIR (a local model directory)",
-                         "or pass --base-url to use a server")
+    backend_options = opt.backend_from(locals())
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                         repetition_penalty=repetition_penalty, seed=seed, repeat_window=repeat_window)
     prompt_template = Template.load(template) if template else None
@@ -108,17 +96,9 @@ def ask(
         render = resolve_config(preset or "glyph", render_config, overrides)  # as glyph render resolves it
     asked = cli_questions(question) if question else read_questions(questions, policy)
 
-    if backend == "openai":
-        from glyph_cli.models.openai_backend import OpenAIBackend
+    from glyph_cli.models.registry import build
 
-        engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=concurrency,
-                               max_images=max_images, timeout=timeout, retries=retries, backoff=backoff,
-                               api_key_env=api_key_env)
-    else:
-        from glyph_cli.models.transformers_backend import TransformersBackend
-
-        engine = TransformersBackend.load(model, sampling=sampling, batch_size=batch_size, device=device,
-                                          dtype=dtype, trust_remote_code=trust_remote_code, attn=attn)
+    engine = build(backend_options, sampling)
     documents = iter_inputs(inputs or [], render=render, text_only=as_text, policy=policy, tokenizer=tokenizer,
                             input_format=input_format, text_field=text_field, id_field=id_field)
     summary = Summary()

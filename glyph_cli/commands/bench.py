@@ -9,11 +9,13 @@ from typing import List, Optional
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
 
 bench = typer.Typer(
     name="bench",
     help="Benchmarks: compression over configs, OCR readability, RULER/MRCR/LongBench suites, speed.",
     no_args_is_help=True,
+    suggest_commands=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -132,15 +134,20 @@ def tasks(
 def accuracy(
     task_files: List[str] = typer.Argument(..., help="Task files written by `glyph bench tasks`."),
     results: Path = typer.Option(..., "--results", "-r", help="Results JSONL: appended to, and resumed from."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="transformers or openai (default: openai "
-                                          "when --base-url is given)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory. "
-                                        "openai: the served model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable with the API key."),
-    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
-    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
-    dtype: str = typer.Option("auto", "--dtype", help="transformers: auto, bfloat16, float16, float32."),
+    backend: Optional[opt.BackendName] = opt.BACKEND,
+    model: Optional[str] = opt.MODEL,
+    base_url: Optional[str] = opt.BASE_URL,
+    api_key_env: str = opt.API_KEY_ENV,
+    concurrency: int = opt.CONCURRENCY,
+    max_images: Optional[int] = opt.MAX_IMAGES,
+    timeout: float = opt.TIMEOUT,
+    retries: int = opt.RETRIES,
+    backoff: float = opt.BACKOFF,
+    batch_size: int = opt.BATCH_SIZE,
+    device: opt.Device = opt.DEVICE,
+    dtype: opt.Dtype = opt.DTYPE,
+    attn: str = opt.ATTN,
+    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer (Glyph: 8192)."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="Render the contexts with this preset (repeatable)."),
     config: List[str] = typer.Option([], "--config", "-c", help="Render the contexts with this config (repeatable)."),
@@ -162,22 +169,11 @@ def accuracy(
     arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
     if as_text or text_only:
         arms.append(acc.Arm(acc.TEXT_ARM, None))
+    backend_options = opt.backend_from(locals())
     tasks = acc.read_tasks(task_files)
-    backend = backend or ("openai" if base_url else "transformers")
-    sampling = Sampling(max_new_tokens=max_new_tokens)
-    if backend == "openai":
-        from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+    from glyph_cli.models.registry import build
 
-        engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=concurrency,
-                               api_key_env=api_key_env)
-    elif backend == "transformers":
-        if not model:
-            raise UsageError("the transformers backend needs --model DIR", "or pass --base-url to use a server")
-        from glyph_cli.models.transformers_backend import TransformersBackend
-
-        engine = TransformersBackend.load(model, sampling=sampling, device=device, dtype=dtype)
-    else:
-        raise UsageError(f"--backend must be transformers or openai, not {backend!r}")
+    engine = build(backend_options, Sampling(max_new_tokens=max_new_tokens))
     try:
         run = acc.AccuracyRun(engine, arms, tokenizer)
         store = acc.ResultsFile(results)
@@ -211,10 +207,20 @@ def speed(
     repeat: int = typer.Option(1, "--repeat", help="Join each document with itself this many times (longer contexts)."),
     rounds: int = typer.Option(3, "--rounds", help="Render rounds; the median is reported."),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the text token counts."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Also time a model: transformers or openai."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="transformers: a local model directory."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server."),
-    device: str = typer.Option("auto", "--device", help="transformers: auto, cpu or cuda."),
+    backend: Optional[opt.BackendName] = typer.Option(
+        None, "--backend", "-b", help="Also time a model (default: openai when --base-url is given)."),
+    model: Optional[str] = opt.MODEL,
+    base_url: Optional[str] = opt.BASE_URL,
+    api_key_env: str = opt.API_KEY_ENV,
+    max_images: Optional[int] = opt.MAX_IMAGES,
+    timeout: float = opt.TIMEOUT,
+    retries: int = opt.RETRIES,
+    backoff: float = opt.BACKOFF,
+    batch_size: int = opt.BATCH_SIZE,
+    device: opt.Device = opt.DEVICE,
+    dtype: opt.Dtype = opt.DTYPE,
+    attn: str = opt.ATTN,
+    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
                                 "config, labelled so in the results."),
     new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
@@ -232,6 +238,9 @@ def speed(
         raise UsageError("--weights must be trained or random")
     if repeat < 1 or rounds < 1:
         raise UsageError("--repeat and --rounds must be at least 1")
+    backend_options = None
+    if backend or base_url:  # one request at a time: timings of requests in flight together are not comparable
+        backend_options = opt.backend_from(locals(), concurrency=1)
     policy = log.ErrorPolicy("fail")
     docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
             for d in cb.documents(list(inputs or []), policy)]
@@ -240,20 +249,11 @@ def speed(
     model_rows: list[dict] = []
     summary = None
     described = None
-    if backend or base_url:
+    if backend_options is not None:
         from glyph_cli.models.backend import Sampling
+        from glyph_cli.models.registry import build
 
-        sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0)
-        if (backend or "openai") == "openai":
-            from glyph_cli.models.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
-
-            engine = OpenAIBackend(base_url or DEFAULT_BASE_URL, model, sampling=sampling, concurrency=1)
-        else:
-            if not model:
-                raise UsageError("the transformers backend needs --model DIR")
-            from glyph_cli.models.transformers_backend import TransformersBackend
-
-            engine = TransformersBackend.load(model, sampling=sampling, device=device)
+        engine = build(backend_options, Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens, repeat_window=0))
         try:
             model_rows = list(sp.model_timing(engine, sp.model_jobs(docs, variants[0], tokenizer), weights))
             described = engine.describe()

@@ -13,6 +13,23 @@ from glyph_cli.errors import UsageError
 _CFG = "Render config (each overrides --preset and --config)"
 
 
+def _preset_default(key: str) -> str | bool:
+    """The glyph preset's value of a style flag, shown as its default in --help."""
+    from dataclasses import fields
+
+    from glyph_cli.typeset.config import resolve_config
+
+    cfg = resolve_config("glyph", None, {})
+    value = getattr(cfg, key, None) if key in {f.name for f in fields(cfg)} else None
+    if value is None:
+        return False
+    if isinstance(value, (tuple, list)):
+        value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    return f"glyph preset: {value}"
+
+
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
@@ -46,23 +63,23 @@ def render(
     shard: Optional[str] = typer.Option(None, help="K/N: render only documents whose id hashes to shard K of N (0 <= K < N)."),
     shard_dir: Optional[Path] = typer.Option(None, "--shard-dir", help="Write shard bundles (shard-KKKKK-of-NNNNN.glyph, each then a .done.json marker) into this directory; a rerun skips shards finished with the same parameters. With --shard K/N or --shards N."),
     shards: Optional[int] = typer.Option(None, "--shards", min=1, help="With --shard-dir: render all N shards, one after another."),
-    page_size: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="A4, Letter, Legal, A5, B5, A3, B4, Tabloid or W,H in pt."),
-    dpi: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Raster resolution (72 = Glyph's best trade-off)."),
-    margin_x: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Left/right margin, pt."),
-    margin_y: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Top/bottom margin, pt."),
-    font: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="Font family (fontconfig name)."),
+    page_size: Optional[str] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("page_size"), help="A4, Letter, Legal, A5, B5, A3, B4, Tabloid or W,H in pt."),
+    dpi: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("dpi"), help="Raster resolution (72 = Glyph's best trade-off)."),
+    margin_x: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("margin_x"), help="Left/right margin, pt."),
+    margin_y: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("margin_y"), help="Top/bottom margin, pt."),
+    font: Optional[str] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("font"), help="Font family (fontconfig name)."),
     font_path: Optional[Path] = typer.Option(None, rich_help_panel=_CFG, help="Font file to use instead of a family."),
-    font_cjk: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="Fallback family for CJK."),
-    font_size: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt."),
-    line_height: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt, at least the font size."),
-    align: Optional[str] = typer.Option(None, "--align", rich_help_panel=_CFG, help="left, right, center or justify."),
-    first_line_indent: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="pt; negative gives a hanging indent."),
-    letter_spacing: Optional[float] = typer.Option(None, rich_help_panel=_CFG, help="Extra space between letters, pt."),
-    hscale: Optional[float] = typer.Option(None, "--hscale", rich_help_panel=_CFG, help="Horizontal scale of the text, 0.25-2."),
-    theme: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="document, dark, code or web."),
-    newline: Optional[str] = typer.Option(None, rich_help_panel=_CFG, help="break (real line breaks) or marker (an inline visible marker; selects Pango's flow)."),
-    crop: Optional[bool] = typer.Option(None, "--crop/--no-crop", rich_help_panel=_CFG, help="Crop width to the ink and the last page to its last line."),
-    bit_depth: Optional[int] = typer.Option(None, rich_help_panel=_CFG, help="PNG bit depth: 8, 4, 2 or 1."),
+    font_cjk: Optional[str] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("font_cjk"), help="Fallback family for CJK."),
+    font_size: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("font_size"), help="pt."),
+    line_height: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("line_height"), help="pt, at least the font size."),
+    align: Optional[str] = typer.Option(None, "--align", rich_help_panel=_CFG, show_default=_preset_default("align"), help="left, right, center or justify."),
+    first_line_indent: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("first_line_indent"), help="pt; negative gives a hanging indent."),
+    letter_spacing: Optional[float] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("letter_spacing"), help="Extra space between letters, pt."),
+    hscale: Optional[float] = typer.Option(None, "--hscale", rich_help_panel=_CFG, show_default=_preset_default("hscale"), help="Horizontal scale of the text, 0.25-2."),
+    theme: Optional[str] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("theme"), help="document, dark, code or web."),
+    newline: Optional[str] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("newline"), help="break (real line breaks) or marker (an inline visible marker; selects Pango's flow)."),
+    crop: Optional[bool] = typer.Option(None, "--crop/--no-crop", rich_help_panel=_CFG, show_default=_preset_default("crop"), help="Crop width to the ink and the last page to its last line."),
+    bit_depth: Optional[int] = typer.Option(None, rich_help_panel=_CFG, show_default=_preset_default("bit_depth"), help="PNG bit depth: 8, 4, 2 or 1."),
     set_: List[str] = typer.Option(None, "--set", rich_help_panel=_CFG, help="KEY=VALUE for any config key (repeatable), e.g. --set tab_width=8."),
 ) -> int:
     """Typeset documents into page images.

@@ -16,14 +16,14 @@ from typing import Iterable, Iterator
 
 import orjson
 
-from glyph_cli import log
+from glyph_cli import log, records
 from glyph_cli.errors import InputError, UsageError
 from glyph_cli.models.backend import Backend, Generation, Job
 from glyph_cli.models.parse import split_thinking
 from glyph_cli.models.prompts import Template, default_template
 from glyph_cli.streams.io import display_name, iter_lines, open_binary
 
-ANSWER_VERSION = 1
+ANSWER_VERSION = records.ANSWER_VERSION
 
 
 @dataclass
@@ -139,13 +139,11 @@ def build_jobs(documents: Iterable[tuple[dict, list[dict]]], pairing: Pairing, t
 
 def answer_record(job: Job, gen: Generation, run: dict) -> dict:
     parsed = split_thinking(gen.raw, gen.reasoning)
-    return {
-        "type": "answer", "v": ANSWER_VERSION, "id": job.qid, "doc": job.doc_id, "question": job.question,
-        "answer": parsed.answer, "thinking": parsed.thinking, "raw": gen.raw, "finish": gen.finish,
-        "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-        "latency_s": round(gen.latency_s, 4), "ttft_s": None if gen.ttft_s is None else round(gen.ttft_s, 4),
-        "attempts": gen.attempts, "mode": job.mode, "pages": job.pages, "meta": job.meta, "run": run,
-    }
+    return records.answer_record(
+        qid=job.qid, doc=job.doc_id, question=job.question, answer=parsed.answer, thinking=parsed.thinking,
+        raw=gen.raw, finish=gen.finish, prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+        latency_s=gen.latency_s, ttft_s=gen.ttft_s, attempts=gen.attempts, mode=job.mode, pages=job.pages,
+        meta=job.meta, run=run)
 
 
 @dataclass

@@ -8,9 +8,7 @@ from typing import Iterable, Iterator
 
 from glyph_cli.errors import UsageError
 from glyph_cli.models.prompts import Part
-
-# Why generation ended: the model's end token, the new-token limit, or the repetition guard.
-FINISH_REASONS = ("stop", "length", "repetition")
+from glyph_cli.records import FINISH_REASONS  # noqa: F401 (why generation ended: stop, length, repetition)
 
 
 @dataclass(frozen=True)

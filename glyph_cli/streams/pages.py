@@ -9,31 +9,11 @@ may be concatenated (`cat a.jsonl b.jsonl`): each end record closes the document
 
 from __future__ import annotations
 
-import base64
 from typing import Iterable, Iterator
 
 from glyph_cli.errors import InputError
+from glyph_cli.records import PNG_DATA_URL, STREAM_VERSION, end_record, page_png, png_data_url  # noqa: F401 (re-exported)
 from glyph_cli.streams.io import STDIO, display_name, iter_objects
-
-STREAM_VERSION = 1
-PNG_DATA_URL = "data:image/png;base64,"
-
-
-def page_png(page: dict) -> bytes:
-    """The PNG bytes of a page record."""
-    url = page.get("image", "")
-    if not url.startswith(PNG_DATA_URL):
-        raise ValueError("page image is not a PNG data URL")
-    return base64.b64decode(url[len(PNG_DATA_URL):], validate=True)
-
-
-def png_data_url(png: bytes) -> str:
-    return PNG_DATA_URL + base64.b64encode(png).decode("ascii")
-
-
-def end_record(docs: int, pages: int) -> dict:
-    """The record a producer writes last, once every document is out."""
-    return {"type": "end", "v": STREAM_VERSION, "docs": docs, "pages": pages}
 
 
 def _check_version(rec: dict, source: str, line: int) -> None:

@@ -8,7 +8,6 @@ load unchanged; see `OFFICIAL_KEYS`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glyph_cli.errors import ConfigError
+from glyph_cli.records import config_sha256
 
 # Page sizes in PostScript points (1/72 in).
 PAGE_SIZES: dict[str, tuple[float, float]] = {
@@ -98,7 +98,7 @@ class RenderConfig:
         return d
 
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        return config_sha256(self.to_dict())
 
     # Derived geometry, in points unless named px.
     @property

@@ -412,7 +412,7 @@ class RenderJob:
         rate = f"{t.chars / seconds / 1000:.0f}K chars/s" if seconds > 0 else ""
         log.info(f"rendered {t.docs} document(s), {t.pages} page(s), {t.chars} chars in {seconds:.2f}s ({rate}); "
                  f"text tokens {t.text_tokens} ({self.tokenizer}), visual tokens {vis} ({DEFAULT_FAMILY}); "
-                 f"compression {ratio}")
+                 f"compression {ratio} (pooled: all text tokens / all visual tokens)")
         if policy.summary():
             log.info(policy.summary())
 

@@ -9,12 +9,11 @@ buffer size (a test checks this).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from glyph_cli.records import doc_record, page_record
 from glyph_cli.streams.documents import Document
-from glyph_cli.streams.pages import STREAM_VERSION, png_data_url
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.engine import PageInfo, Typesetter, tool_versions
 from glyph_cli.typeset.raster import Rasteriser
@@ -42,7 +41,6 @@ class Renderer:
         self.page_tokens = page_tokens
         self.page_buffer = max(1, page_buffer)
         self.config_dict = cfg.to_dict()
-        self.config_sha256 = cfg.sha256()
         self.tool = tool_versions()
 
     def _draw(self, prep, start_page: int = 0, pos: int = 0) -> Iterator[RenderedPage]:
@@ -95,7 +93,6 @@ class Renderer:
 
     def flow_layout(self, doc: Document, prep=None):
         """(page layouts, page infos, page tokens, doc record) of a document in the words flow."""
-        cfg = self.cfg
         if prep is None:
             prep = self.prepare(doc)
         ts = self.typesetter
@@ -112,29 +109,22 @@ class Renderer:
     def flow_page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
         return self._page_record(doc, prep, RenderedPage(info, png), tokens)
 
-
     def _doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict]) -> dict:
         totals: dict[str, int] = {}
         for tokens in page_tokens:
             for family, n in tokens.items():
                 totals[family] = totals.get(family, 0) + n
         fonts, missing = self.typesetter.font_report(prep.display)
-        return {
-            "type": "doc", "v": STREAM_VERSION, "id": doc.id, "meta": doc.meta, "text": doc.text,
-            "chars": len(doc.text), "text_tokens": self.count_tokens(doc.text), "tokenizer": self.tokenizer_name,
-            "pages": len(infos), "visual_tokens": totals, "config": self.config_dict,
-            "config_sha256": self.config_sha256, "fonts": fonts, "missing_glyphs": missing, "tool": self.tool,
-        }
+        return doc_record(doc.id, doc.text, meta=doc.meta, text_tokens=self.count_tokens(doc.text),
+                          tokenizer=self.tokenizer_name, pages=len(infos), visual_tokens=totals,
+                          config=self.config_dict, fonts=fonts, missing_glyphs=missing, tool=self.tool)
 
     def _page_record(self, doc: Document, prep, page: RenderedPage, tokens: dict) -> dict:
         info = page.info
-        return {
-            "type": "page", "v": STREAM_VERSION, "doc": doc.id, "index": info.index,
-            # the first page starts at 0 even when the text opens with characters not drawn
-            "span": [0 if info.index == 0 else prep.to_source(info.d_start), prep.to_source(info.d_end)],
-            "width": info.width, "height": info.height, "dpi": self.cfg.dpi, "visual_tokens": tokens,
-            "sha256": hashlib.sha256(page.png).hexdigest(), "image": png_data_url(page.png),
-        }
+        # the first page starts at 0 even when the text opens with characters not drawn
+        span = (0 if info.index == 0 else prep.to_source(info.d_start), prep.to_source(info.d_end))
+        return page_record(doc.id, info.index, span, page.png, width=info.width, height=info.height,
+                           dpi=self.cfg.dpi, visual_tokens=tokens)
 
 
 class PageDrawer:

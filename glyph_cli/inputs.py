@@ -16,14 +16,14 @@ from glyph_cli import log
 from glyph_cli.errors import GlyphError, InputError
 from glyph_cli.streams.documents import Document, read_documents
 from glyph_cli.streams.io import STDIO
-from glyph_cli.streams.pages import STREAM_VERSION, iter_documents
-from glyph_cli.typeset.config import RenderConfig
+from glyph_cli.records import doc_record
+from glyph_cli.streams.pages import iter_documents
+from glyph_cli.typeset.config import RenderConfig  # inputs.py sits above streams, typeset and bundle
 
 
 def text_record(doc: Document) -> dict:
     """A doc record for a document that is not rendered: just what the text baseline needs."""
-    return {"type": "doc", "v": STREAM_VERSION, "id": doc.id, "meta": doc.meta, "text": doc.text,
-            "chars": len(doc.text), "pages": 0}
+    return doc_record(doc.id, doc.text, meta=doc.meta, pages=0)
 
 
 def rendered(docs: Iterable[Document], cfg: RenderConfig, tokenizer: str,
