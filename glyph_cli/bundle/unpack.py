@@ -22,7 +22,7 @@ from glyph_cli.bundle.reader import BundleReader, Damage, DocEnd, DocEntry, Page
 from glyph_cli.bundle.records import NotReproducible, RecordError, restore_page, restore_png
 from glyph_cli.errors import BundleError, UsageError
 from glyph_cli.streams.pages import end_record
-from glyph_cli.streams.io import STDIO, AtomicFile, display_name, dumps, ensure_dir, write_bytes_atomic
+from glyph_cli.streams.io import STDIO, display_name, dumps, ensure_dir, write_bytes_atomic
 
 
 @dataclass

@@ -161,7 +161,6 @@ def accuracy(
     """Ask every task through a backend, score it officially, report score and compression per length."""
     from glyph_cli.bench import accuracy as acc
     from glyph_cli.bench import compression as cb
-    from glyph_cli.errors import UsageError
     from glyph_cli.models.backend import Sampling
     from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
 

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from glyph_cli import log
@@ -205,7 +205,6 @@ class Worker:
         return (self.settings.seed * 1_000_003 + n * 7919) % (2 ** 31 - 1)
 
     def run(self) -> None:
-        import optuna
         from optuna.trial import TrialState
 
         settings = self.settings

@@ -119,8 +119,6 @@ def write_resolved(cfg: dict, folder: Path) -> None:
 
 
 def _dtype(cfg: dict):
-    import torch
-
     from glyph_cli.models.transformers_backend import resolve_device, resolve_dtype
 
     device = resolve_device(cfg["device"])
@@ -291,7 +289,6 @@ def chat_template_tokens_only(processor):
 
 
 def _drop_trainer_class():
-    import torch
     from trl import GRPOTrainer
 
     class DropEqualGroupsGRPOTrainer(GRPOTrainer):
