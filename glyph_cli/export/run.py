@@ -26,7 +26,7 @@ def export_documents(documents: Iterable[tuple[dict, list[dict]]], directory: st
 def export_inputs(paths: list[str], directory: str | os.PathLike, to: str, *, shard_rows: int = 1000,
                   overwrite: bool = False) -> ExportResult:
     """Bundles or page streams (`-`: stdin) -> an export directory."""
-    from glyph_cli.streams.sources import iter_inputs
+    from glyph_cli.inputs import iter_inputs
 
     identity = input_identity(paths)
     return export_documents(iter_inputs(paths), directory, to, params={"inputs": identity}, shard_rows=shard_rows,

@@ -16,7 +16,7 @@ def make_dataset(inputs: list[str], output: str | Path, *, tasks: tuple[str, ...
                  style_max_dpi: int = 150, seed: int = 0, max_target_chars: int = 4000,
                  template: str | Path | None = None, shard_size: int = 256, tokenizer: str = "qwen2.5",
                  overwrite: bool = False, policy: log.ErrorPolicy | None = None) -> Path:
-    from glyph_cli.streams.sources import iter_inputs
+    from glyph_cli.inputs import iter_inputs
 
     policy = policy or log.ErrorPolicy("fail")
     asked = []
