@@ -114,7 +114,9 @@ def test_named_and_custom_page_sizes():
     ({"page_size": "14400,14400", "dpi": 600}, "cairo's limit"),
     ({"wrap": "words", "newline": "marker"}, "newline=break"),
     ({"colour": 1}, "unknown config key"),
-    ({"border-width": 2}, "not supported"),
+    ({"border-width": -1}, "border_width must be 0..50"),
+    ({"para-bg-color": "#FFFF00", "wrap": "pango"}, "wrap=words"),
+    ({"para-bg-color": "yellow"}, "para_bg_color must be #RRGGBB"),
 ])
 def test_invalid_values_are_refused_with_a_clear_message(override, message):
     with pytest.raises(ConfigError, match=message):

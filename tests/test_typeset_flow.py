@@ -114,3 +114,44 @@ def test_word_widths_add_character_advances(ts):
     w = WordWidths(ts._char_width)
     assert w["hello"] == pytest.approx(sum(w.char(c) for c in "hello"))
     assert w.char("\u00a0") == pytest.approx(w.char(" "), abs=0.01)
+
+
+BOXED = {"page-size": "300,200", "margin-x": 10, "margin-y": 10, "font-size": 9, "line-height": 10,
+         "font-color": "#000000", "page-bg-color": "#FFFFFF", "para-bg-color": "#FFFF00",
+         "para-border-color": "#0000FF", "border-width": 2, "border-padding": 4,
+         "auto-crop-width": False, "auto-crop-last-page": False}
+
+
+def test_paragraph_fill_and_border_are_drawn_around_each_paragraph_box(tmp_path, glyph):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "boxed.json").write_text(json.dumps(BOXED))
+    text = "hello world, a paragraph with a border around it " * 6 + "\nsecond source line"
+    doc = json.dumps({"id": "b", "text": text}).encode() + b"\n"
+    glyph("render", "--config", str(tmp_path / "boxed.json"), "-o", str(tmp_path / "out"), input=doc, check=True)
+    img = np.asarray(Image.open(tmp_path / "out" / "b" / "page-00000.png").convert("RGB")).astype(int)
+    # borderPadding does not change reportlab's Paragraph width: the line slots are those drawn
+    # without a box, and the box is the Paragraph's (16 pt frame inset) outset by 4 pt.
+    plain = resolve_config(None, None, {**resolve_config("glyph").to_dict(), "page_size": [300, 200],
+                                        "auto_crop_width": False, "auto_crop_last_page": False})
+    boxed = resolve_config(None, None, {**plain.to_dict(), "para_bg_color": "#FFFF00", "border_width": 2,
+                                        "border_padding": 4, "border_color": "#0000FF"})
+    lines = [p.lines for p in pages(Typesetter(plain), text)]
+    boxed_pages = list(pages(Typesetter(boxed), text))
+    assert [p.lines for p in boxed_pages] == lines and len(lines[0]) >= 3
+    n = len(lines[0])
+    assert boxed_pages[0].boxes == [(0, n)]
+    top, bottom, left, right = 16 - 4, 16 + 10 * n + 4, 16 - 4, 300 - 16 + 4
+    yellow, blue, white = [255, 255, 0], [0, 0, 255], [255, 255, 255]
+    assert img[top + 3, left + 3].tolist() == yellow  # inside the padding: the fill
+    assert img[bottom - 2, (left + right) // 2].tolist() == yellow
+    for y, x in ((top, (left + right) // 2), (bottom, 150), (top + 5, left),
+                 (top + 5, right)):
+        assert img[y, x].tolist() == blue, (y, x)  # the 2 pt stroke centred on the box edge
+    assert img[top - 3, 150].tolist() == white and img[bottom + 3, 150].tolist() == white
+    assert img[top + 5, left - 3].tolist() == white and img[top + 5, right + 3].tolist() == white
+    ink = img[16:16 + 10 * n, 16:280]
+    assert (ink.sum(axis=2) < 200).any()  # the text is drawn on the fill

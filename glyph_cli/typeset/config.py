@@ -91,6 +91,18 @@ class RenderConfig:
     hinting: str = "slight"  # FreeType hinting of glyph outlines: none, slight, medium, full
     bit_depth: int = 8
     png_level: int = 1
+    # reportlab ParagraphStyle's backColor / borderColor / borderWidth / borderPadding (the released
+    # config's para-bg-color, para-border-color, border-width, border-padding): a fill and a border
+    # around each Paragraph's box, outset by the padding (words flow only). None: the page colour.
+    para_bg_color: str | None = None
+    border_color: str = "#FFFFFF"
+    border_width: float = 0.0
+    border_padding: float = 0.0
+
+    @property
+    def draws_boxes(self) -> bool:
+        para = self.para_bg_color or self.bg_color
+        return para != self.bg_color or (self.border_width > 0 and self.border_color != para)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -153,14 +165,14 @@ OFFICIAL_KEYS = {
     "first-line-indent": "first_line_indent", "left-indent": "left_indent", "right-indent": "right_indent",
     "space-after": "space_after", "space-before": "space_before", "page-bg-color": "bg_color",
     "auto-crop-width": "auto_crop_width", "auto-crop-last-page": "auto_crop_last_page",
+    "para-bg-color": "para_bg_color", "para-border-color": "border_color", "border-width": "border_width",
+    "border-padding": "border_padding",
 }
 # Keys that only official configs use (ours are spelled with underscores or have no hyphen).
 _OFFICIAL_ONLY = {"page-size", "margin-x", "margin-y", "font-path", "font-size", "line-height", "font-color",
-                  "page-bg-color", "para-bg-color", "border-width", "border-padding", "newline-markup",
+                  "page-bg-color", "para-bg-color", "border-width", "border-padding", "newline-markup", "para-border-color",
                   "auto-crop-width", "auto-crop-last-page"}
 _RELEASED_LAYOUT = ("newline", "wrap", "tabs", "frame_padding", "baseline", "paragraph_lines")
-# Official keys accepted only at values that draw nothing (no borders, no separate paragraph fill).
-_INERT_OFFICIAL = {"border-width": 0, "border-padding": 0}
 _MARKUP_RE = re.compile(r"""^\s*<font\s+color\s*=\s*["']?(#[0-9A-Fa-f]{6})["']?\s*>(.*)</font>\s*$""", re.S)
 _HEX_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -168,16 +180,7 @@ _HEX_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 def _normalise_keys(raw: dict[str, Any], origin: str) -> dict[str, Any]:
     """Map official hyphenated keys and our own keys (with - or _) to field names."""
     out: dict[str, Any] = {}
-    para_bg = None
     for key, value in raw.items():
-        if key in _INERT_OFFICIAL:
-            if value not in (None, _INERT_OFFICIAL[key]):
-                raise ConfigError(f"{origin}: {key}={value!r} is not supported (borders are not drawn)",
-                                  f"set {key} to {_INERT_OFFICIAL[key]}")
-            continue
-        if key == "para-bg-color":
-            para_bg = value
-            continue
         if key == "newline-markup":
             out.update(_parse_newline_markup(value, origin))
             continue
@@ -186,8 +189,6 @@ def _normalise_keys(raw: dict[str, Any], origin: str) -> dict[str, Any]:
             raise ConfigError(f"{origin}: unknown config key {key!r}",
                               "see `glyph render --print-config` for the keys")
         out[name] = value
-    if para_bg is not None and str(para_bg).upper() != str(out.get("bg_color", para_bg)).upper():
-        raise ConfigError(f"{origin}: para-bg-color differs from page-bg-color, which is not supported")
     return out
 
 
@@ -282,7 +283,7 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if ftype == "str | None":
             if value is None or isinstance(value, str):
-                return value or None
+                return (value.upper() if name.endswith("_color") else value) if value else None
             raise ValueError
         if not isinstance(value, str):
             raise ValueError  # a number or a list where a name or colour goes
@@ -338,7 +339,14 @@ def _check(cfg: RenderConfig) -> None:
          f"a {px_w}x{px_h}-pixel page is over cairo's limit (32767 pixels a side, 200M pixels); "
          "lower dpi or page_size")
     need(cfg.theme in THEMES, f"theme must be one of {', '.join(THEMES)}, got {cfg.theme!r}")
-    for name in ("fg_color", "bg_color", "marker_color"):
+    need(0 <= cfg.border_width <= 50, f"border_width must be 0..50 pt, got {cfg.border_width:g}")
+    need(0 <= cfg.border_padding <= 200, f"border_padding must be 0..200 pt, got {cfg.border_padding:g}")
+    need(not cfg.draws_boxes or cfg.wrap == "words", "paragraph fills and borders are drawn in the "
+         "released flow only (wrap=words)")
+    need(not cfg.draws_boxes or cfg.bit_depth >= 4, "paragraph fills and borders need bit_depth 4 or 8")
+    need(cfg.para_bg_color is None or bool(_HEX_RE.match(cfg.para_bg_color)),
+         f"para_bg_color must be #RRGGBB, got {cfg.para_bg_color!r}")
+    for name in ("fg_color", "bg_color", "marker_color", "border_color"):
         need(bool(_HEX_RE.match(getattr(cfg, name))), f"{name} must be #RRGGBB, got {getattr(cfg, name)!r}")
     need(cfg.fg_color != cfg.bg_color, "fg_color and bg_color are the same: the text would be invisible")
     need(1 <= cfg.tab_width <= 16, f"tab_width must be 1..16, got {cfg.tab_width}")

@@ -355,6 +355,9 @@ class Typesetter:
         width, height = self.page_w, self.page_h
         if cfg.auto_crop_width:  # as the released code crops: the margin is added in pixels
             right = max((self._line_x(w) + w for _, _, w in page.lines), default=0.0)
+            if cfg.draws_boxes and page.boxes:  # the box is ink the crop keeps
+                right = max(right, (cfg.text_width + cfg.border_padding + cfg.border_width / 2)
+                            / cfg.horizontal_scale)
             width = min(self.page_w, max(1, math.ceil(self.x0 + right * s * cfg.horizontal_scale)
                                         + round(cfg.margin_x)))
         if last and cfg.auto_crop_last_page and page.lines:
@@ -362,6 +365,19 @@ class Typesetter:
             bottom = self.top + slot * cfg.line_height + self.baseline + self.descent
             height = min(self.page_h, max(1, math.ceil(bottom * s) + round(cfg.margin_y)))
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
+
+    def para_boxes(self, page: FlowPage) -> list[tuple[int, int, int, int]]:
+        """Pixel rectangles (x0, y0, x1, y1) of each Paragraph's box on the page, outset by
+        border_padding, as reportlab's Paragraph.drawPara draws its backColor rect (the padding
+        does not change the Paragraph's width, so the breaks do not move)."""
+        cfg = self.cfg
+        if not cfg.draws_boxes:
+            return []
+        s, bp = cfg.scale, cfg.border_padding
+        left = cfg.margin_x + cfg.frame_padding + cfg.left_indent - bp
+        right = cfg.page_size[0] - cfg.margin_x - cfg.frame_padding - cfg.right_indent + bp
+        return [(round(left * s), round((self.top + a * cfg.line_height - bp) * s), round(right * s),
+                 round((self.top + b * cfg.line_height + bp) * s)) for a, b in page.boxes if b > a]
 
     def _line_x(self, width: float) -> float:
         align = self.cfg.alignment

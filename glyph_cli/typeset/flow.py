@@ -48,6 +48,7 @@ class FlowPage:
     d_start: int
     d_end: int
     lines: list[tuple[int, str, float]] = field(default_factory=list)  # (slot, text, width)
+    boxes: list[tuple[int, int]] = field(default_factory=list)  # each Paragraph's slots here [first, end)
 
 
 class WordWidths(dict):
@@ -188,6 +189,7 @@ def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: in
         while para:
             room = cap - used
             if len(para) <= room:
+                page.boxes.append((used, used + len(para)))
                 for ln in para:
                     page.lines.append((used, ln.text, ln.width))
                     used += 1
@@ -196,6 +198,7 @@ def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: in
                 cut = 0  # no room, or room for an orphan only: the Paragraph starts the next page
             else:
                 cut = room
+                page.boxes.append((used, used + cut))
                 for ln in para[:cut]:
                     page.lines.append((used, ln.text, ln.width))
                     used += 1

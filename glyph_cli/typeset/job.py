@@ -278,6 +278,7 @@ def in_shard(doc_id: str, shard: tuple[int, int]) -> bool:
 
 @dataclass
 class RenderJob:
+    _stop = False  # set by Ctrl-C / SIGTERM during run(); not a field
     cfg: RenderConfig
     inputs: list[str]
     input_format: str = "auto"
@@ -329,14 +330,26 @@ class RenderJob:
     def run(self) -> Totals:
         import signal
 
-        def terminate(signum, frame):  # SIGTERM ends a render as Ctrl-C does: cleaned up, exit 130
-            raise KeyboardInterrupt
+        # Ctrl-C and SIGTERM end a render (cleaned up, exit 130), but not from inside whatever bytecode
+        # runs when the signal lands: a KeyboardInterrupt raised while PyGObject builds a wrapper
+        # aborted the process (pygobject_new_full: tp != NULL, 1 run in 20 at -j 2). The handler sets
+        # a flag that the record loop checks between records; a second signal interrupts at once.
+        self._stop = False
 
-        previous = signal.signal(signal.SIGTERM, terminate)
+        def stop(signum, frame):
+            if self._stop:
+                raise KeyboardInterrupt
+            self._stop = True
+
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, stop)
+        if previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
+            signal.signal(signal.SIGINT, stop)
         try:
             return self._run()
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _run(self) -> Totals:
         policy = log.ErrorPolicy(self.on_error)
@@ -353,6 +366,8 @@ class RenderJob:
             for records in self._rendered(policy):
                 try:
                     for rec in records:
+                        if self._stop:
+                            raise KeyboardInterrupt
                         if rec["type"] == "doc":
                             self._count_doc(rec, totals)
                         else:
@@ -367,6 +382,8 @@ class RenderJob:
                     continue
                 bar.update(1)
                 bar.set_postfix(pages=totals.pages, refresh=False)
+            if self._stop:
+                raise KeyboardInterrupt
             if index is None:
                 out.write(dumps(end_record(totals.docs, totals.pages)))  # the stream is whole
             out.flush()

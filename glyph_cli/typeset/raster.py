@@ -50,7 +50,41 @@ class Rasteriser:
         if self.bits > 1:
             self.palette += [_mix(self.bg, self.marker, i / k) for i in range(1, k + 1)]
 
-    def encode(self, coverage: np.ndarray, marker_rects: list[tuple[int, int, int, int]]) -> bytes:
+        if cfg.draws_boxes:
+            # Palette: page bg, paragraph fill, border, then steps from the fill towards fg (text sits
+            # on the fill; reportlab fills and strokes the box before it draws the lines).
+            self.para = _rgb(cfg.para_bg_color or cfg.bg_color)
+            self.border = _rgb(cfg.border_color)
+            kb = top - 2
+            self.box_lut = np.round(coverage * kb).astype(np.uint8)
+            self.box_palette = [self.bg, self.para, self.border] + [
+                _mix(self.para, self.fg, i / kb) for i in range(1, kb + 1)]
+
+    def _boxes(self, coverage: np.ndarray, boxes) -> bytes:
+        h, w = coverage.shape
+        layer = np.zeros((h, w), dtype=np.uint8)
+        bw = self.cfg.border_width * self.cfg.scale
+        half = bw / 2
+        for x0, y0, x1, y1 in boxes:
+            layer[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 1
+            if bw > 0 and self.border != self.para:  # a stroke of border_width centred on the edges
+                ox0, oy0 = max(0, round(x0 - half)), max(0, round(y0 - half))
+                ox1, oy1 = max(0, round(x1 + half)), max(0, round(y1 + half))
+                ix0, iy0 = round(x0 + half), round(y0 + half)
+                ix1, iy1 = round(x1 - half), round(y1 - half)
+                ring = np.zeros((h, w), dtype=bool)
+                ring[oy0:oy1, ox0:ox1] = True
+                if ix1 > ix0 and iy1 > iy0:
+                    ring[iy0:iy1, ix0:ix1] = False
+                layer[ring] = 2
+        steps = self.box_lut[coverage]
+        index = np.where(steps > 0, steps + 2, layer).astype(np.uint8)
+        return encode_png(index, self.bits, self.box_palette, self.cfg.png_level)
+
+    def encode(self, coverage: np.ndarray, marker_rects: list[tuple[int, int, int, int]],
+               boxes: list[tuple[int, int, int, int]] | None = None) -> bytes:
+        if boxes:
+            return self._boxes(coverage, boxes)
         if not marker_rects and self.grey:
             return encode_png(self.grey_lut[coverage], self.bits, None, self.cfg.png_level)
         index = self.fg_lut[coverage]

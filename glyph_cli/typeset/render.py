@@ -89,7 +89,8 @@ class Renderer:
         for i, layout in enumerate(layouts):
             layouts[i] = None  # drawn pages are dropped as they go
             info, coverage = self.typesetter.draw_flow(layout, i == last)
-            yield self.flow_page_record(doc, prep, info, self.rasteriser.encode(coverage, []), page_tokens[i])
+            yield self.flow_page_record(doc, prep, info, self.rasteriser.encode(
+                coverage, [], self.typesetter.para_boxes(layout)), page_tokens[i])
 
     def flow_layout(self, doc: Document, prep=None):
         """(page layouts, page infos, page tokens, doc record) of a document in the words flow."""
@@ -138,5 +139,5 @@ class PageDrawer:
         out = []
         for page in pages:
             info, coverage = self.typesetter.draw_flow(page, page.index == last_index)
-            out.append((info, self.rasteriser.encode(coverage, [])))
+            out.append((info, self.rasteriser.encode(coverage, [], self.typesetter.para_boxes(page))))
         return out
