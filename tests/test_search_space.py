@@ -58,3 +58,22 @@ def test_user_file_narrows_fixes_drops_and_adds(tmp_path):
     path.write_text('{"dpi": {"low": 1')
     with pytest.raises(ConfigError, match=r"space.json:1"):
         SearchSpace.build(resolve_config("glyph"), path)
+
+
+@pytest.mark.parametrize("preset", ["glyph", "glyph-marker"])
+def test_points_sampled_from_the_space_are_valid_configs(preset):
+    # The released flow (the glyph preset's wrap=words) draws no justify, indent, letter spacing or
+    # inline marker: a point asking for one must fall back to Pango's flow, not fail as a trial.
+    import optuna
+
+    space = SearchSpace.build(resolve_config(preset))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    wraps = set()
+    for _ in range(60):
+        trial = study.ask(space.distributions())
+        cfg = space.to_config(trial.params)
+        wraps.add(cfg.wrap)
+        if cfg.alignment == "justify" or cfg.newline == "marker" or cfg.letter_spacing or cfg.first_line_indent:
+            assert cfg.wrap == "pango"
+        study.tell(trial, 0.0)
+    assert "pango" in wraps

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from glyph_cli.errors import ConfigError
-from glyph_cli.typeset.config import ALIGNMENTS, FIELD_NAMES, NEWLINES, PAGE_SIZES, THEMES, RenderConfig, resolve_config
+from glyph_cli.typeset.config import ALIGNMENTS, FIELD_NAMES, NEWLINES, PAGE_SIZES, THEMES, RenderConfig, pango_only_keys, resolve_config
 
 MIN_CONTRAST = 4.5
 DEFAULT_FONTS = ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono", "Noto Sans", "Noto Serif")
@@ -290,6 +290,8 @@ class SearchSpace:
             theme = THEMES.get(str(explicit["theme"]).lower(), {})
             values.update({k: v for k, v in theme.items() if k in _COLOURS})
         values.update(explicit)
+        if "wrap" not in explicit and values.get("wrap") == "words" and pango_only_keys(explicit):
+            values["wrap"] = "pango"  # as `glyph render --preset glyph --align justify` does
         cfg = resolve_config(None, None, values)
         ratio = contrast_ratio(cfg.fg_color, cfg.bg_color)
         if ratio < MIN_CONTRAST:

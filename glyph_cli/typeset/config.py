@@ -363,6 +363,11 @@ _PANGO_ONLY = {"newline": ("break",), "alignment": ("left", "right", "center"), 
                "first_line_indent": ("0", "0.0"), "space_before": ("0", "0.0"), "space_after": ("0", "0.0")}
 
 
+def pango_only_keys(values: dict[str, Any]) -> list[str]:
+    """The keys of `values` asking for what only Pango's flow draws (the released flow models none)."""
+    return [k for k, off in _PANGO_ONLY.items() if k in values and str(values[k]).lower() not in off]
+
+
 def resolve_config(
     preset: str | None = "glyph",
     config_file: str | Path | None = None,
@@ -383,8 +388,7 @@ def resolve_config(
     values = {**base, **THEMES[theme], **explicit}
     if "wrap" not in explicit and str(values.get("wrap", "pango")).lower() == "words":
         # The released flow models none of these; asking for one of them selects Pango's flow.
-        pango_only = [k for k, off in _PANGO_ONLY.items() if k in explicit and str(explicit[k]).lower() not in off]
-        if pango_only:
+        if pango_only_keys(explicit):
             values["wrap"] = "pango"
     kwargs = {name: _coerce(name, value) for name, value in values.items()}
     try:
