@@ -170,6 +170,16 @@ class BundleReader:
         src.read(member.padded - member.size)
         return data
 
+    def _check_declared(self, member: tarball.Member) -> None:
+        """No member may declare more than the largest thing a bundle can hold, whatever it is."""
+        if member.name == INDEX_NAME:
+            return  # _read_index checks it against its own limit
+        lim = self.limits
+        cap = max(lim.max_json_bytes, lim.max_text_bytes, lim.max_png_bytes, lim.max_raw_bytes, lim.max_index_bytes)
+        if member.size > cap:
+            raise BundleError(f"{self.source}: member {member.name} declares {member.size} bytes, over the "
+                              f"{cap}-byte limit for any member; refusing the bundle")
+
     def _json(self, src: _Decompressed, member: tarball.Member) -> dict:
         data = self._data(src, member, self.limits.max_json_bytes, "a record")
         try:
@@ -214,6 +224,7 @@ class BundleReader:
                     yield from self._end_of_archive(src, doc)
                     return
                 member_end = src.pos + member.padded
+                self._check_declared(member)
                 name = parse_member_name(member.name)
                 if name is None:
                     raise BundleError(f"{self.source}: unexpected member {member.name!r}; not a glyph bundle, or a "
@@ -269,7 +280,17 @@ class BundleReader:
                 else:
                     yield self._fail(str(exc), doc)
                     if src.pos < member_end:  # the rest of the damaged member, to stay on the tar grid
-                        src.skip(member_end - src.pos)
+                        try:
+                            src.skip(member_end - src.pos)
+                        except _EndOfData:
+                            yield from self._incomplete(None)
+                            return
+                        except FrameError as frame_exc:
+                            yield self._fail(f"compressed data damaged at {frame_exc}")
+                            doc = None
+                            if not self._resync(frames, src):
+                                yield from self._incomplete(None)
+                                return
             except tarball.TarError as exc:
                 if first and not self.salvage:
                     raise BundleError(f"{self.source}: not a glyph bundle (no tar header at its start: {exc})") from None
