@@ -117,3 +117,18 @@ def test_verify_catches_a_duplicate_header_or_index_member(tmp_path, member):
     path.write_bytes(zstd_bundle(tar + b"\0" * 1024))
     proc = run_glyph("verify", str(path))
     assert proc.returncode == 1 and f"duplicate member {member}".encode() in proc.stderr, proc.stderr
+
+
+def test_pack_refuses_a_png_page_its_reader_would_refuse(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from bundle_kit import doc_records, stream_bytes
+
+    buf = io.BytesIO()
+    Image.new("L", (20001, 2)).save(buf, "PNG")  # one pixel wider than a reader accepts
+    stream = stream_bytes([doc_records("wide", "text\n", [buf.getvalue()])])
+    proc = run_glyph("pack", "--pages", "png", "-o", str(tmp_path / "w.glyph"), input=stream)
+    assert proc.returncode == 1 and b"'wide'" in proc.stderr and b"page 0" in proc.stderr, proc.stderr
+    assert b"not packed" in proc.stderr
