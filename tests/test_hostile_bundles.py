@@ -132,3 +132,11 @@ def test_pack_refuses_a_png_page_its_reader_would_refuse(tmp_path):
     proc = run_glyph("pack", "--pages", "png", "-o", str(tmp_path / "w.glyph"), input=stream)
     assert proc.returncode == 1 and b"'wide'" in proc.stderr and b"page 0" in proc.stderr, proc.stderr
     assert b"not packed" in proc.stderr
+
+
+def test_pack_refuses_a_record_its_reader_would_refuse(tmp_path):
+    from bundle_kit import doc_records, page_png, stream_bytes
+
+    stream = stream_bytes([doc_records("big", "text\n", [page_png(1)], {"blob": "x" * (17 << 20)})])
+    proc = run_glyph("pack", "-o", str(tmp_path / "b.glyph"), input=stream)
+    assert proc.returncode == 1 and b"'big'" in proc.stderr and b"its record" in proc.stderr, proc.stderr
