@@ -19,8 +19,12 @@ from glyph_cli.streams.io import STDIO, display_name
 
 
 def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
-    """Index lines rebuilt from the members themselves (documents only, and the total)."""
-    reader = BundleReader(fh, source=source, limits=limits, pixels=False)
+    """Index lines rebuilt from the members themselves (documents only, and the total).
+
+    The scan goes past damage (a bundle cut short has no index): every intact document is listed
+    with the totals, then a BundleError says what was missing and how to recover it.
+    """
+    reader = BundleReader(fh, source=source, limits=limits, pixels=False, salvage=True)
     events = reader.events()
     totals = {"docs": 0, "pages": 0, "chars": 0, "text_tokens": 0, "visual_tokens": {}, "text_bytes": 0,
               "png_bytes": 0, "stored_bytes": 0}
@@ -46,6 +50,12 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
     if line is not None:
         yield line
     yield {"type": "end", **totals}
+    if reader.damages:
+        for damage in reader.damages[:-1]:
+            log.warn(f"{source}: damaged: {damage.message}")
+        raise BundleError(f"{source}: {reader.damages[-1].message}; listed the {reader.docs_read} intact "
+                          "document(s) found by scanning",
+                          "`glyph unpack --salvage | glyph pack` rebuilds it from every intact document")
 
 
 def _add(totals: dict, line: dict) -> None:

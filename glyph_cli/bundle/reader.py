@@ -20,6 +20,7 @@ from glyph_cli.bundle.frames import Footer, FrameError, FrameReader, read_footer
 from glyph_cli.bundle.pagecodec import PageCodecError, read_ihdr
 from glyph_cli.bundle.records import RecordError, check_meta, descriptor, restore_text
 from glyph_cli.errors import BundleError
+from glyph_cli.records import INDEX_DOC_FIELDS, INDEX_PAGE_FIELDS
 
 SALVAGE_HINT = "`glyph unpack --salvage` recovers every intact document"
 
@@ -112,6 +113,16 @@ class _Doc:
     page: dict | None = None  # the page record whose pixels come next
     hasher: object = field(default_factory=hashlib.sha256)
     damaged: bool = False
+    summary: list = field(default_factory=list)  # what its index lines must say: doc fields, then each page's
+
+
+def _doc_summary(record: dict) -> dict:
+    return {"id": record.get("id"), "meta": record.get("meta", {}),
+            **{key: record.get(key) for key in INDEX_DOC_FIELDS}}
+
+
+def _page_summary(record: dict) -> dict:
+    return {key: record.get(key) for key in INDEX_PAGE_FIELDS}
 
 
 def _doc_digest_start(doc_id: object, pages: object, text_sha: object):
@@ -138,6 +149,7 @@ class BundleReader:
         self.index_size = -1
         self._intact: dict[int, bytes] = {}  # doc number -> digest, to check the index against
         self._damaged_docs: set[int] = set()
+        self._summaries: dict[int, list] = {}  # doc number -> what its index lines must say
 
     # -- damage ---------------------------------------------------------------------------------
 
@@ -169,6 +181,16 @@ class BundleReader:
         data = src.read(member.size)
         src.read(member.padded - member.size)
         return data
+
+    def _check_declared(self, member: tarball.Member) -> None:
+        """No member may declare more than the largest thing a bundle can hold, whatever it is."""
+        if member.name == INDEX_NAME:
+            return  # _read_index checks it against its own limit
+        lim = self.limits
+        cap = max(lim.max_json_bytes, lim.max_text_bytes, lim.max_png_bytes, lim.max_raw_bytes, lim.max_index_bytes)
+        if member.size > cap:
+            raise BundleError(f"{self.source}: member {member.name} declares {member.size} bytes, over the "
+                              f"{cap}-byte limit for any member; refusing the bundle")
 
     def _json(self, src: _Decompressed, member: tarball.Member) -> dict:
         data = self._data(src, member, self.limits.max_json_bytes, "a record")
@@ -214,6 +236,7 @@ class BundleReader:
                     yield from self._end_of_archive(src, doc)
                     return
                 member_end = src.pos + member.padded
+                self._check_declared(member)
                 name = parse_member_name(member.name)
                 if name is None:
                     raise BundleError(f"{self.source}: unexpected member {member.name!r}; not a glyph bundle, or a "
@@ -226,9 +249,13 @@ class BundleReader:
                                               "is this a glyph bundle?")
                         yield self._fail("the bundle header is missing or damaged")
                 if name.kind == "header":
+                    if self.header is not None:
+                        raise BundleError(f"{self.source}: duplicate member {member.name} (a second bundle header)")
                     self._read_header(src, member)
                     continue
                 if name.kind == "index":
+                    if self.index_seen:
+                        raise BundleError(f"{self.source}: duplicate member {member.name} (a second index)")
                     if doc is not None and not doc.damaged:
                         yield self._fail(f"ends after {doc.next_page} of {doc.pages} pages", doc)
                     doc = None
@@ -257,6 +284,7 @@ class BundleReader:
                     yield from self._read_pixels(src, member, name, doc)
                 if doc.record is None and doc.next_page == doc.pages and doc.page is None and not doc.damaged:
                     self._intact[doc.n] = doc.hasher.digest()
+                    self._summaries[doc.n] = doc.summary
                     self.docs_read += 1
                     yield DocEnd(doc.n)
                     doc = None
@@ -269,7 +297,17 @@ class BundleReader:
                 else:
                     yield self._fail(str(exc), doc)
                     if src.pos < member_end:  # the rest of the damaged member, to stay on the tar grid
-                        src.skip(member_end - src.pos)
+                        try:
+                            src.skip(member_end - src.pos)
+                        except _EndOfData:
+                            yield from self._incomplete(None)
+                            return
+                        except FrameError as frame_exc:
+                            yield self._fail(f"compressed data damaged at {frame_exc}")
+                            doc = None
+                            if not self._resync(frames, src):
+                                yield from self._incomplete(None)
+                                return
             except tarball.TarError as exc:
                 if first and not self.salvage:
                     raise BundleError(f"{self.source}: not a glyph bundle (no tar header at its start: {exc})") from None
@@ -342,6 +380,7 @@ class BundleReader:
         if not isinstance(pages, int) or pages < 0:
             raise RecordError("doc record has no valid page count")
         doc.record, doc.pages = record, pages
+        doc.summary = [_doc_summary(record)]
         doc.hasher = _doc_digest_start(doc.doc_id, pages, desc["sha256"])
 
     def _read_text(self, src: _Decompressed, member: tarball.Member, doc: _Doc) -> Iterator[DocEntry | DocEnd]:
@@ -373,6 +412,7 @@ class BundleReader:
         if desc.get("store") != name.ext:
             raise RecordError(f"page is stored as {desc.get('store')!r} but its member is .{name.ext}")
         limit = self._pixel_size_limit(desc)
+        self._check_size(record, desc, name)
         if desc.get("store") == "bands" and member.size != limit:
             raise RecordError(f"stored page is {member.size} bytes, its header says {limit}")
         if self.pixels:
@@ -382,10 +422,31 @@ class BundleReader:
                 self._data(src, member, limit, "a page")  # raises: refused before reading
             src.skip(member.padded)
             data = None
+        if self.pixels and desc.get("store") == "png":
+            self._check_size(record, {"head": data[:33]}, name)
         doc.hasher.update(desc["sha256"].encode("ascii"))
+        doc.summary.append(_page_summary(record))
         doc.page = None
         doc.next_page += 1
         yield PageEntry(doc.n, name.page, record, data, member.size)
+
+    def _check_size(self, record: dict, desc: dict, name: MemberName) -> None:
+        """The page record's width and height are the stored image's (its PNG header)."""
+        head = desc.get("head")
+        if head is None:
+            return
+        if isinstance(head, str):
+            import base64
+
+            head = base64.b64decode(head)
+        try:
+            width, height, *_ = read_ihdr(head, self.limits)
+        except (ValueError, PageCodecError) as exc:
+            raise RecordError(f"page {name.page}: stored image header is damaged or refused: {exc}") from None
+        said = (record.get("width"), record.get("height"))
+        if said != (None, None) and said != (width, height):
+            raise RecordError(f"page {name.page}: its record says {said[0]}x{said[1]} px, the PNG is "
+                              f"{width}x{height}")
 
     def _read_index(self, src: _Decompressed, member: tarball.Member) -> Iterator[Damage]:
         if member.size > self.limits.max_index_bytes:
@@ -404,9 +465,11 @@ class BundleReader:
             if kind == "doc":
                 listed += 1
                 expect = (line.get("n"), line.get("id"),
-                          _doc_digest_start(line.get("id"), line.get("pages"), line.get("text_sha256")))
+                          _doc_digest_start(line.get("id"), line.get("pages"), line.get("text_sha256")),
+                          [_doc_summary(line)])
             elif kind == "page" and expect is not None:
                 expect[2].update(str(line.get("sha256")).encode("ascii"))
+                expect[3].append(_page_summary(line))
             elif kind == "end":
                 if line.get("docs") != listed:
                     yield self._fail(f"index is damaged: it lists {listed} documents, its total says "
@@ -414,7 +477,7 @@ class BundleReader:
         src.read(member.padded - member.size)
         self.index_seen = True
 
-    def _check_listed(self, n: object, doc_id: object, hasher) -> Iterator[Damage]:
+    def _check_listed(self, n: object, doc_id: object, hasher, listed: list) -> Iterator[Damage]:
         if not isinstance(n, int):
             yield self._fail("index is damaged (a document line has no number)")
             return
@@ -424,6 +487,15 @@ class BundleReader:
                 yield self._fail("lost (its data is missing or damaged)", _Doc(n, doc_id=doc_id))
         elif got != hasher.digest():
             yield self._fail("does not match the index", _Doc(n, doc_id=doc_id))
+        else:
+            stored = self._summaries.get(n, [])
+            for i, (said, real) in enumerate(zip(listed, stored)):
+                wrong = [key for key in real if said.get(key) != real[key]]
+                if wrong:
+                    where = f"{INDEX_NAME}: " + ("its doc line" if i == 0 else f"its page {i - 1} line")
+                    yield self._fail(f"{where} says {wrong[0]}={said.get(wrong[0])!r}, the stored record "
+                                     f"says {real[wrong[0]]!r}", _Doc(n, doc_id=doc_id))
+                    break
 
     def _end_of_archive(self, src: _Decompressed, doc: _Doc | None) -> Iterator[Damage]:
         """After the first zero block: only zeros may follow, then the footer."""

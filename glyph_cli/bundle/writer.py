@@ -17,10 +17,10 @@ import orjson
 
 from glyph_cli import __version__
 from glyph_cli.bundle import tarball
-from glyph_cli.bundle.format import (FORMAT, HEADER_NAME, INDEX_NAME, PAGE_STORES, VERSION, doc_json_name,
-                                     doc_text_name, page_name)
+from glyph_cli.bundle.format import (DEFAULT_LIMITS, FORMAT, HEADER_NAME, INDEX_NAME, PAGE_STORES, VERSION,
+                                     doc_json_name, doc_text_name, page_name)
 from glyph_cli.bundle.frames import MAX_WINDOW_LOG, Footer, FrameWriter, zstd_settings
-from glyph_cli.errors import UsageError
+from glyph_cli.errors import BundleError, UsageError
 from glyph_cli.records import index_doc_line, index_page_line
 from glyph_cli.streams.pages import STREAM_VERSION
 
@@ -118,7 +118,10 @@ class BundleWriter:
         """
         self._check_closed()
         n = self.docs
-        self._member(doc_json_name(n), orjson.dumps(record))
+        encoded = orjson.dumps(record)
+        self._within(record, "its record", len(encoded), DEFAULT_LIMITS.max_json_bytes)
+        self._within(record, "its text", len(text), DEFAULT_LIMITS.max_text_bytes)
+        self._member(doc_json_name(n), encoded)
         self._member(doc_text_name(n), text)
         self._doc = record
         self._next_page = 0
@@ -142,7 +145,16 @@ class BundleWriter:
         if self._doc is None:
             raise RuntimeError("add_page outside a document")
         n, index = self.docs, self._next_page
-        self._member(page_name(n, index, "json"), orjson.dumps(record))
+        encoded = orjson.dumps(record)
+        self._within(self._doc, f"page {index}'s record", len(encoded), DEFAULT_LIMITS.max_json_bytes)
+        if store == "png":
+            self._within(self._doc, f"page {index}'s PNG", len(data), DEFAULT_LIMITS.max_png_bytes)
+            self._readable(index, data[:33])
+        else:
+            import base64
+
+            self._readable(index, base64.b64decode(record["image"].get("head", "")))
+        self._member(page_name(n, index, "json"), encoded)
         self._member(page_name(n, index, store), data)
         self._next_page += 1
         self._page_lines.append(orjson.dumps(_page_index_line(n, record)) + b"\n")
@@ -150,6 +162,21 @@ class BundleWriter:
         self._doc_line["stored_bytes"] += len(data)
         if self._next_page == self._doc.get("pages"):
             self._end_document()
+
+    def _within(self, doc: dict, what: str, size: int, limit: int) -> None:
+        """Refuse to write what the reader would refuse to read (its limits are the format's)."""
+        if size > limit:
+            raise BundleError(f"document {self.docs} ({doc.get('id')!r}): {what} is {size} bytes, over the "
+                              f"{limit}-byte limit a bundle reader accepts; not packed")
+
+    def _readable(self, index: int, head: bytes) -> None:
+        from glyph_cli.bundle.pagecodec import PageCodecError, read_ihdr
+
+        try:
+            read_ihdr(head, DEFAULT_LIMITS)
+        except (ValueError, PageCodecError) as exc:
+            raise BundleError(f"document {self.docs} ({self._doc.get('id')!r}): page {index} would be refused "
+                              f"by a bundle reader ({exc}); not packed") from None
 
     def _check_closed(self) -> None:
         if self._doc is not None:
