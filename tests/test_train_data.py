@@ -110,3 +110,29 @@ def test_cli_pipe_writes_a_dataset_and_a_failed_run_leaves_none(tmp_path):
                     "--questions", str(tmp_path / "qa.jsonl"), input=pages)
     assert bad.returncode == 1 and b"qa.jsonl:1" in bad.stderr
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.partial").exists()
+
+
+def test_the_set_is_written_by_the_export_shard_writer_and_a_failure_mid_way_leaves_none(tmp_path, pairs):
+    from glyph_cli.train.data import DataOptions, ExampleBuilder, build_examples
+    from glyph_cli.train.writer import write_dataset
+
+    examples = list(build_examples(pairs, ExampleBuilder(DataOptions(tasks=("ocr",))), ErrorPolicy("fail")))
+    assert len(examples) >= 3
+    out = write_dataset(iter(examples), tmp_path / "set", {"sources": ["test"]}, shard_size=2)
+    manifest = read_manifest(out)
+    shards = json.loads((out / "_manifest.json").read_text())["shards"]
+    assert manifest["shards"] == [s["name"] for s in shards] == sorted(p.name for p in out.glob("part-*.parquet"))
+    assert [s["rows"] for s in shards][:-1] == [2] * (len(shards) - 1) and manifest["examples"] == len(examples)
+    assert not list(out.glob(".*"))  # no temporary shard left behind
+    assert [r["id"] for r in load_dataset(out, cache_dir=tmp_path / "cache")] == [ex["id"] for ex in examples]
+
+    def dying():
+        yield from examples[:3]  # one whole shard written, then the input fails
+        raise InputError("pages.jsonl", 9, "broken")
+
+    with pytest.raises(InputError):
+        write_dataset(dying(), tmp_path / "dead", {}, shard_size=2)
+    assert not (tmp_path / "dead").exists() and not (tmp_path / "dead.partial").exists()
+    with pytest.raises(Exception, match="no training examples"):
+        write_dataset(iter([]), tmp_path / "empty", {})
+    assert not (tmp_path / "empty").exists() and not (tmp_path / "empty.partial").exists()

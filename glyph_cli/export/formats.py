@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
@@ -43,21 +44,30 @@ def _arrow_schema(hf: bool):
 
 
 class ParquetShard(ShardFile):
-    def __init__(self, path: Path, hf: bool):
+    """Rows into one Parquet file, `row_group` rows in memory at a time. `schema` and `encode` (row ->
+    Arrow-ready dict) default to the page rows; the training set passes its own."""
+
+    def __init__(self, path: Path, hf: bool = False, *, schema=None, encode: Callable[[dict], dict] | None = None,
+                 row_group: int = ROW_GROUP):
         import pyarrow.parquet as pq
 
-        self.schema = _arrow_schema(hf)
+        self.schema = schema if schema is not None else _arrow_schema(hf)
         self.hf = hf
+        self.encode = encode or self._page_row
+        self.row_group = row_group
         self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
         self.rows: list[dict] = []
 
-    def add(self, row: dict) -> None:
+    def _page_row(self, row: dict) -> dict:
         row = dict(row)
         row["visual_tokens"] = {f: row["visual_tokens"].get(f) for f in FAMILIES}
         if self.hf:
             row["image"] = {"bytes": row["image"], "path": None}
-        self.rows.append(row)
-        if len(self.rows) == ROW_GROUP:
+        return row
+
+    def add(self, row: dict) -> None:
+        self.rows.append(self.encode(row))
+        if len(self.rows) >= self.row_group:
             self._flush()
 
     def _flush(self) -> None:

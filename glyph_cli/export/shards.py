@@ -5,6 +5,8 @@ manifest (`_manifest.json`: the recorded parameters and the finished shards) is 
 atomically; `_SUCCESS` is written last, once every shard is. A rerun into the same directory skips
 the shards the manifest lists as finished (file present, same size) when the recorded parameters
 match, and refuses when they differ (overwrite=True starts over). Memory holds one row group.
+`write(rows, on_complete=...)` lets a caller add its own files (the training set's manifest) after
+the last shard and before `_SUCCESS`, or refuse the result by raising, so no marker is written.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class ShardedWriter:
         write_bytes_atomic(self.directory / MANIFEST, orjson.dumps(
             {"params": self.params, "shards": self.finished}, option=orjson.OPT_INDENT_2) + b"\n")
 
-    def write(self, rows: Iterable[dict]) -> ExportResult:
+    def write(self, rows: Iterable[dict], on_complete: Callable[[ExportResult], None] | None = None) -> ExportResult:
         result = ExportResult()
         number, pending, current, tmp = 0, 0, None, None
         _remove(self.directory / SUCCESS)
@@ -169,6 +171,8 @@ class ShardedWriter:
                     current.close()
                 _remove(tmp)
             raise
+        if on_complete is not None:
+            on_complete(result)
         write_bytes_atomic(self.directory / SUCCESS, orjson.dumps(
             {"params": self.params, "shards": result.shards, "rows": result.rows}) + b"\n")
         return result

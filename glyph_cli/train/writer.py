@@ -1,13 +1,13 @@
 """The training set on disk: Parquet shards a `datasets` loader reads, a manifest, a marker.
 
-Layout of OUT/: `data-00000.parquet`, ... (each at most `shard_size` examples, written
-atomically), `manifest.json` (sources, tasks, seed, the render configs used, counts, versions)
-and `_COMPLETE`, written last. The set is built in `OUT.partial/` and renamed into place, so a
-run that dies leaves no directory that looks whole. Each shard carries `datasets` feature
-metadata: `load_dataset("parquet", data_files=...)` gives `images` as a list of PIL images.
-
-Only `ParquetWriter` exists for now; it is the one place that knows the file format, so another
-writer (the export stage's) can take its place.
+Layout of OUT/: `part-00000.parquet`, ... (each at most `shard_size` examples), `manifest.json`
+(sources, tasks, seed, the render configs used, counts, versions), and the export stage's
+`_manifest.json` and `_SUCCESS`: the shards, their temporary names and the completion marker are
+glyph_cli.export.shards' ShardedWriter's (one mechanism for both), with the training columns as its
+row encoder; `manifest.json` is written after the last shard and before `_SUCCESS`. The set is built
+in `OUT.partial/` and renamed into place, so a run that dies leaves no directory that looks whole.
+Each shard carries `datasets` feature metadata: `load_dataset("parquet", data_files=...)` gives
+`images` as a list of PIL images.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import orjson
 
 from glyph_cli import __version__
 from glyph_cli.errors import GlyphError, UsageError
+from glyph_cli.export.shards import SUCCESS, ExportResult, ShardedWriter, ShardFormat
 
-MARKER = "_COMPLETE"
+MARKER = SUCCESS
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+ROW_GROUP = 16  # examples held in memory per Parquet row group (an example may carry many page images)
 
 
 def features():
@@ -45,74 +47,52 @@ def _row(ex: dict) -> dict:
             "config_sha256": ex.get("config_sha256"), "meta": orjson.dumps(ex.get("meta") or {}).decode()}
 
 
-class ParquetWriter:
-    def __init__(self, out: str | Path, shard_size: int = 256, overwrite: bool = False):
-        if shard_size < 1:
-            raise UsageError("--shard-size must be at least 1")
-        self.out = Path(out)
-        if self.out.exists() and not overwrite:
-            raise UsageError(f"{self.out}: already exists", "choose another --output or pass --overwrite")
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        shutil.rmtree(self.partial, ignore_errors=True)
-        self.partial.mkdir(parents=True)
-        self.shard_size = shard_size
-        self.shards: list[str] = []
-        self.examples = 0
-        self._buffer: list[dict] = []
-        self._features = features()
-        self._schema = self._features.arrow_schema
+def train_format() -> ShardFormat:
+    """The training examples as a ShardFormat: Parquet with the `datasets` features of `features()`."""
+    from glyph_cli.export.formats import ParquetShard
 
-    def write(self, ex: dict) -> None:
-        self._buffer.append(_row(ex))
-        self.examples += 1
-        if len(self._buffer) == self.shard_size:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if not self._buffer:
-            return
-        name = f"data-{len(self.shards):05d}.parquet"
-        table = pa.Table.from_pylist([self._features.encode_example(r) for r in self._buffer], schema=self._schema)
-        tmp = self.partial / f".{name}.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, self.partial / name)
-        self.shards.append(name)
-        self._buffer.clear()
-
-    def close(self, manifest: dict) -> Path:
-        self._flush()
-        if not self.examples:
-            shutil.rmtree(self.partial, ignore_errors=True)
-            raise GlyphError("no training examples were made", "check the inputs and --task")
-        body = {"v": MANIFEST_VERSION, "format": "parquet", "shards": self.shards, "examples": self.examples,
-                **manifest, "versions": _versions()}
-        (self.partial / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
-        (self.partial / MARKER).write_text("")
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.partial, self.out)
-        return self.out
-
-    def abort(self) -> None:
-        shutil.rmtree(self.partial, ignore_errors=True)
+    feats = features()
+    schema = feats.arrow_schema
+    return ShardFormat("train-parquet", ".parquet", lambda p: ParquetShard(
+        p, schema=schema, encode=lambda ex: feats.encode_example(_row(ex)), row_group=ROW_GROUP))
 
 
 def write_dataset(examples: Iterable[dict], out: str | Path, manifest: dict, *, shard_size: int = 256,
                   overwrite: bool = False, on_example=None, finish=None) -> Path:
     """Write `examples`; `finish()`, called after the last one, adds to the manifest (counts known by then)."""
-    writer = ParquetWriter(out, shard_size, overwrite)
-    try:
+    if shard_size < 1:
+        raise UsageError("--shard-size must be at least 1")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out}: already exists", "choose another --output or pass --overwrite")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+
+    def counted() -> Iterable[dict]:
         for ex in examples:
-            writer.write(ex)
+            yield ex
             if on_example:
                 on_example(ex)
+
+    def write_manifest(result: ExportResult) -> None:
+        if not result.rows:
+            raise GlyphError("no training examples were made", "check the inputs and --task")
+        body = {"v": MANIFEST_VERSION, "format": "parquet", "shards": result.names, "examples": result.rows,
+                **manifest, **(finish() if finish else {}), "versions": _versions()}
+        (partial / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+
+    try:
+        # a fresh partial directory each run: nothing to resume, so no parameters to compare
+        writer = ShardedWriter(partial, train_format(), {}, shard_rows=shard_size, overwrite=True, resumable=False)
+        writer.write(counted(), on_complete=write_manifest)
     except BaseException:
-        writer.abort()
+        shutil.rmtree(partial, ignore_errors=True)
         raise
-    return writer.close({**manifest, **(finish() if finish else {})})
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    return out
 
 
 def read_manifest(path: str | Path) -> dict:
