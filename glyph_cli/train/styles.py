@@ -20,7 +20,7 @@ from glyph_cli.typeset.config import PAGE_SIZES, THEMES, RenderConfig, resolve_c
 FAVOURITE_DPI = (72, 80, 96, 100, 110, 120, 144, 150)
 
 
-def sample_config(seed: int, key: str, base: RenderConfig | None = None, max_dpi: int = 300) -> RenderConfig:
+def sample_config(seed: int, key: str, max_dpi: int = 300) -> RenderConfig:
     """One style for the document `key`. `max_dpi` bounds the draw (high dpi means many visual tokens)."""
     rng = random.Random(f"{seed}:{key}")
     favourites = [d for d in FAVOURITE_DPI if d <= max_dpi] or [max_dpi]
@@ -43,7 +43,4 @@ def sample_config(seed: int, key: str, base: RenderConfig | None = None, max_dpi
         "auto_crop_width": rng.random() < 0.5,
         "auto_crop_last_page": rng.random() < 0.8,
     }
-    start = base.to_dict() if base is not None else {}
-    for colour in ("fg_color", "bg_color", "marker_color", "font"):
-        start.pop(colour, None)  # the drawn theme sets them
-    return resolve_config(None, None, {**start, **overrides})
+    return resolve_config(None, None, overrides)
