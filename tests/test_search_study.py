@@ -71,3 +71,21 @@ def test_budget_parsing():
     assert parse_budget(["90s", "7"]) == (7, 1.5)
     with pytest.raises(UsageError):
         parse_budget(["ten"])
+
+
+def test_a_space_of_invalid_points_stops_instead_of_filling_the_journal(tmp_path, monkeypatch):
+    from glyph_cli.errors import ConfigError, GlyphError
+    from glyph_cli.search import study as study_mod
+
+    monkeypatch.setattr(study_mod, "MAX_CONSECUTIVE_INVALID", 6)
+    s = settings(tmp_path / "s.journal", 1000)
+
+    def never(params):
+        raise ConfigError("text colour #000000 on #000000 has contrast 1.00")
+
+    monkeypatch.setattr(s.space, "to_config", never)
+    objective = Synthetic()
+    with pytest.raises(GlyphError, match="6 sampled configs in a row were invalid .*contrast 1.00"):
+        run_search(s, lambda: objective)
+    assert objective.calls == 0
+    assert len(history(load_study(str(tmp_path / "s.journal")))) == 6

@@ -29,6 +29,9 @@ from glyph_cli.search.space import SearchSpace
 STUDY_NAME = "glyph-search"
 SETTINGS_ATTR = "glyph_search"
 MAX_CONSECUTIVE_FAILURES = 5
+# Invalid points cost no evaluation, so more are allowed in a row; a space where nearly every point is
+# invalid would otherwise fill the journal with failed trials for the whole budget.
+MAX_CONSECUTIVE_INVALID = 200
 # NSGA-II's generation of a trial (Optuna's BaseGASampler system attribute). An enqueued trial gets
 # none, so a rerun of a cut-off trial is given the generation the cut-off one had.
 GENERATION_KEY = "NSGAIISampler:generation"
@@ -218,7 +221,7 @@ class Worker:
         distributions = settings.space.distributions()
         deadline = None if settings.budget_minutes is None else time.monotonic() + 60 * settings.budget_minutes
         bar = log.progress(total=settings.budget_trials, desc="search", unit="trial") if self.show_progress else None
-        failures = 0
+        failures = invalid = 0
         try:
             while True:
                 counted = [t for t in study.get_trials(deepcopy=False)
@@ -248,6 +251,11 @@ class Worker:
                 if failures >= MAX_CONSECUTIVE_FAILURES:
                     raise GlyphError(f"{failures} candidates in a row failed to evaluate; stopping "
                                      "(see the warnings above)")
+                invalid = invalid + 1 if outcome == "invalid" else 0
+                if invalid >= MAX_CONSECUTIVE_INVALID:
+                    last = study._storage.get_trial(trial._trial_id).user_attrs.get("invalid", "")
+                    raise GlyphError(f"{invalid} sampled configs in a row were invalid (the last: {last}); "
+                                     "the search space is mostly invalid: narrow its ranges or fix the base config")
         finally:
             if bar is not None:
                 bar.close()
