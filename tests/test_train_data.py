@@ -86,6 +86,20 @@ def test_style_sampling_is_seeded_per_document_and_varied():
         assert cfg.line_height >= cfg.font_size and 45 <= cfg.dpi <= 120 and 0.75 <= cfg.horizontal_scale <= 1
 
 
+def test_style_sampling_draws_from_the_search_space_in_both_flows():
+    from glyph_cli.search.space import SearchSpace, contrast_ratio
+    from glyph_cli.typeset.config import resolve_config
+
+    configs = [sample_config(3, f"doc-{i}") for i in range(60)]
+    assert {c.wrap for c in configs} == {"words", "pango"}  # the released layout and Pango's flow
+    assert len({c.page_size for c in configs}) > 3 and len({c.theme for c in configs}) > 2
+    assert all(contrast_ratio(c.fg_color, c.bg_color) >= 4.5 for c in configs)
+    narrow = SearchSpace.build(resolve_config("glyph"), None)
+    narrow.params["font_size"] = narrow.params["font_size"].__class__("font_size", "float", 8, 9, 0.5)
+    assert {sample_config(3, f"doc-{i}", space=narrow).font_size for i in range(30)} <= {8.0, 8.5, 9.0}
+    assert sample_config(0, "x", max_dpi=40).dpi == 40
+
+
 def test_dataset_on_disk_loads_with_images_and_a_manifest(tmp_path, pairs):
     out = make_set(tmp_path / "set", pairs, tasks=("ocr",), style_sampling=True, style_max_dpi=40, seed=5)
     manifest = read_manifest(out)

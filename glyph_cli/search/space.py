@@ -63,6 +63,18 @@ class Param:
             return IntDistribution(int(self.low), int(self.high), step=int(self.step or 1))
         return FloatDistribution(float(self.low), float(self.high), step=self.step)
 
+    def sample(self, rng) -> Any:
+        """A uniform draw from this parameter (on its step grid when it has one), from `rng`
+        (a random.Random): what `glyph train data --style-sampling` draws styles with."""
+        if self.kind == "choice":
+            return rng.choice(self.choices)
+        if self.step:
+            n = int(math.floor((self.high - self.low) / self.step + 1e-9))
+            x = self.low + rng.randint(0, n) * self.step
+        else:
+            x = rng.uniform(self.low, self.high)
+        return int(round(x)) if self.kind == "int" else round(x, 6)
+
     def snap(self, value: Any) -> tuple[Any, bool]:
         """The nearest value this parameter can take, and whether it had to move. ValueError if none."""
         if self.kind == "choice":
