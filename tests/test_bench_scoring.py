@@ -102,10 +102,13 @@ def test_longbench_score_first_line_rule_and_best_answer():
     assert len(s.LONGBENCH_METRICS) == 21
 
 
-def test_score_task_dispatch_strips_thinking():
+def test_score_task_scores_what_it_is_given():
+    from glyph_cli.models.parse import split_thinking
+
     record = {"metric": "string_match_all", "answers": ["42"], "details": {}}
-    assert s.score_task(record, "<think>maybe 41</think>The answer is 42") == 1.0
-    assert s.score_task(record, "<think>it is 42</think>I do not know") == 0.0
+    assert s.score_task(record, split_thinking("<think>maybe 41</think>The answer is 42").answer) == 1.0
+    assert s.score_task(record, split_thinking("<think>it is 42</think>I do not know").answer) == 0.0
+    assert s.score_task(record, "<think>it is 42</think>I do not know") == 1.0  # no stripping inside
     mrcr = {"metric": "mrcr", "answers": ["pfxpoem"], "details": {"random_string_to_prepend": "pfx"}}
     assert s.score_task(mrcr, "pfxpoem") == 1.0
     lb = {"metric": "longbench", "answers": ["Paragraph 2"], "details": {"dataset": "passage_retrieval_en"}}

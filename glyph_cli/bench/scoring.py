@@ -239,22 +239,17 @@ def longbench_score(dataset: str, prediction: str, answers: Sequence[str], all_c
 
 # ---------------------------------------------------------------------------------------------- dispatch
 
-_THINK = re.compile(r"^.*?</think>", re.S)
-
-
-def strip_thinking(output: str) -> str:
-    """Glyph answers after a <think>...</think> block, which evaluation removes."""
-    return _THINK.sub("", output, count=1).strip() if "</think>" in output else output
-
-
 METRICS = ("string_match_all", "string_match_part", "mrcr", "longbench")
 
 
 def score_task(record: dict, prediction: str) -> float:
-    """Score one prediction against one task record (docs/BENCH.md) with the record's metric."""
+    """Score one prediction against one task record (docs/BENCH.md) with the record's metric.
+
+    The prediction is scored as given: removing a thinking block is the caller's choice (the
+    evaluation protocol's, glyph_cli/bench/protocol.py), made with glyph_cli.models.parse.split_thinking.
+    """
     metric = record["metric"]
     answers = record["answers"]
-    prediction = strip_thinking(prediction)
     if metric == "string_match_all":
         return string_match_all(ruler_postprocess(prediction), answers)
     if metric == "string_match_part":
