@@ -102,13 +102,16 @@ def test_longbench_score_first_line_rule_and_best_answer():
     assert len(s.LONGBENCH_METRICS) == 21
 
 
-def test_score_task_scores_what_it_is_given():
-    from glyph_cli.models.parse import split_thinking
+def test_score_task_dispatch_and_the_protocols_choice_of_what_is_scored():
+    from glyph_cli.bench import protocol
 
     record = {"metric": "string_match_all", "answers": ["42"], "details": {}}
-    assert s.score_task(record, split_thinking("<think>maybe 41</think>The answer is 42").answer) == 1.0
-    assert s.score_task(record, split_thinking("<think>it is 42</think>I do not know").answer) == 0.0
-    assert s.score_task(record, "<think>it is 42</think>I do not know") == 1.0  # no stripping inside
+    glyph = protocol.get("glyph").prediction
+    assert s.score_task(record, glyph("<think>maybe 41</think>The answer is 42")) == 1.0
+    assert s.score_task(record, glyph("<think>it is 42</think>I do not know")) == 0.0
+    assert s.score_task(record, glyph("I do not know", reasoning="it is 42")) == 0.0
+    # RULER scores the output as it comes (its evaluate.py strips nothing but control characters)
+    assert s.score_task(record, protocol.get("ruler").prediction("<think>it is 42</think>I do not know")) == 1.0
     mrcr = {"metric": "mrcr", "answers": ["pfxpoem"], "details": {"random_string_to_prepend": "pfx"}}
     assert s.score_task(mrcr, "pfxpoem") == 1.0
     lb = {"metric": "longbench", "answers": ["Paragraph 2"], "details": {"dataset": "passage_retrieval_en"}}

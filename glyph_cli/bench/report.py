@@ -97,7 +97,9 @@ def write_report(folder: str | Path, provenance: dict, rows: list[dict], summari
     write_bytes_atomic(results, b"".join(dumps(r) for r in [provenance, *rows, *summaries]))
     written.append(results)
     table = out / "table.md"
-    write_bytes_atomic(table, tables.encode("utf-8"))
+    from glyph_cli.bench.provenance import markdown
+
+    write_bytes_atomic(table, (markdown(provenance) + "\n" + tables).encode("utf-8"))
     written.append(table)
     if summaries:
         compression_vs_dpi(plt, summaries, out / "compression_vs_dpi.png")
