@@ -2,8 +2,9 @@
 
 Every metric scores one prediction against one task and returns a number in [0, 1]; suites report
 the mean times 100, as the official scripts do. Where an official script has a quirk that changes
-numbers, it is kept and says so; where glyph cannot follow it (no jieba, no python-Levenshtein) the
-substitute is named here and in docs/BENCH.md.
+numbers, it is kept and says so. Chinese is tokenised with jieba (precise mode), as LongBench's
+metrics.py does. tests/data/golden_scores.json holds the reference implementations' own values
+on a set of edge cases (scripts/golden_scores.py makes it from their code), and tests compare.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import string
 from collections import Counter
 from typing import Callable, Sequence
+
+from glyph_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------------------------- RULER
 
@@ -69,9 +72,23 @@ def normalize_zh_answer(s: str) -> str:
 
 
 def zh_tokens(s: str) -> list[str]:
-    """Chinese text as LongBench's metrics see it, without jieba: one token per character, with a run
-    of ASCII letters and digits kept as one token (as jieba keeps an English word or a number)."""
-    return re.findall(r"[A-Za-z0-9]+|\S", s)
+    """Chinese text as LongBench's metrics see it: jieba's precise-mode words (`jieba.cut(s,
+    cut_all=False)`), spaces and punctuation included as jieba returns them."""
+    return list(_jieba().cut(s, cut_all=False))
+
+
+def _jieba():
+    try:
+        import jieba
+    except ImportError:
+        raise UsageError("LongBench's Chinese metrics tokenise with jieba, which is not installed",
+                         "pip install 'glyph-cli[bench]'") from None
+    if not getattr(_jieba, "quiet", False):
+        import logging
+
+        jieba.setLogLevel(logging.WARNING)  # its dictionary-loading messages are not glyph's to print
+        _jieba.quiet = True
+    return jieba
 
 
 def _f1(prediction: Sequence[str], ground_truth: Sequence[str]) -> float:
