@@ -44,10 +44,12 @@ def string_match_part(prediction: str, references: Sequence[str]) -> float:
 
 def mrcr_score(response: str, answer: str, prefix: str) -> float:
     """OpenAI MRCR's grade(): 0 unless the response starts with the random prefix; otherwise the
-    difflib SequenceMatcher ratio of response and answer, each with the prefix removed."""
+    difflib SequenceMatcher ratio of response and answer, each with the prefix removed. As Glyph's
+    post_api_mrcr.py grades, a GLM end-of-turn token `<|user|>` left in the response is removed
+    first (it never is part of an answer)."""
     if not response.startswith(prefix):
         return 0.0
-    response = response.removeprefix(prefix)
+    response = response.removeprefix(prefix).replace("<|user|>", "")
     answer = answer.removeprefix(prefix)
     return float(difflib.SequenceMatcher(None, response, answer).ratio())
 
