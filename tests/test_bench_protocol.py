@@ -149,6 +149,7 @@ def test_bench_accuracy_ruler_protocol_through_the_cli(glyph, tmp_path):
         proc = glyph("bench", "accuracy", str(tasks), "-r", str(tmp_path / "r.jsonl"), "--base-url", server.base_url,
                      "--text-only", "--protocol", "ruler", "--report", str(report))
         assert proc.returncode == 0, proc.stderr
+        assert b"1 vt/cwe task(s) were sized without RULER's in-context example" in proc.stderr
         bodies = {r["question"]: r["body"] for r in server.requests}
     finally:
         server.stop()
@@ -162,3 +163,17 @@ def test_bench_accuracy_ruler_protocol_through_the_cli(glyph, tmp_path):
     assert (report / "table.md").read_text() == out
     first = json.loads((report / "summary.jsonl").read_text().splitlines()[0])
     assert first["type"] == "provenance" and first["protocol"] == "ruler"
+
+
+def test_tasks_sized_for_the_ruler_protocol_count_the_example_as_ruler_does(glyph):
+    from glyph_cli.tokens.text import get_tokenizer
+
+    out = glyph("bench", "tasks", "ruler", "-t", "vt,cwe,niah_single_1", "-l", "4k", "--protocol", "ruler",
+                check=True).stdout
+    count = get_tokenizer("qwen2.5").count
+    for rec in (json.loads(line) for line in out.splitlines()):
+        prompt = protocol.RULER.parts(rec, None, count)[0].value  # what the ruler protocol sends
+        assert count(prompt) + rec["max_new_tokens"] == rec["length"], rec["id"]
+        assert 0.98 * 4096 <= rec["length"] <= 4096
+        if rec["task"] != "niah_single_1":
+            assert rec["details"]["sized_for"] == "ruler" and rec["details"]["fewshot_tokens"] > 200

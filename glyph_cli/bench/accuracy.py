@@ -222,6 +222,13 @@ class AccuracyRun:
         skipped = len(tasks) * len(self.arms) - len(todo)
         if skipped:
             log.info(f"resuming: {skipped} answer(s) already in {results.path}")
+        if self.protocol.fewshot:
+            unsized = sum(1 for t in tasks if t.get("suite") == "ruler" and t.get("task") in ("vt", "cwe")
+                          and (t.get("details") or {}).get("sized_for") != "ruler")
+            if unsized:
+                log.warn(f"{unsized} vt/cwe task(s) were sized without RULER's in-context example, so their "
+                         f"{self.protocol.name}-protocol prompts run past their length by the example (300-1,100 "
+                         f"tokens); `glyph bench tasks ruler --protocol ruler` sizes them as RULER does")
         groups: dict[object, list[tuple[dict, Arm]]] = {}
         for task, arm in todo:
             groups.setdefault(self.sampling(task), []).append((task, arm))

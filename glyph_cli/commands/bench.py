@@ -101,6 +101,9 @@ def tasks(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    protocol: ProtocolName = typer.Option(
+        ProtocolName.glyph, "--protocol", help="RULER: the protocol the tasks are sized for; ruler leaves room in "
+        "vt and cwe for RULER's in-context example, which then counts toward the length as RULER counts it."),
 ) -> None:
     """Write a suite as task records: input documents for `glyph render`, questions and answers as metadata."""
     from glyph_cli.bench import suites
@@ -114,7 +117,7 @@ def tasks(
     produced = suites.build(suite, inputs=list(inputs or []), tokenizer=tokenizer, tasks=suites.split_names(task),
                             lengths=suites.parse_lengths(length), samples=samples, seed=seed, essay=essay,
                             haystack=haystack, datasets=suites.split_names(dataset), limit=limit,
-                            max_length=max_length)
+                            max_length=max_length, fewshot_room=protocol is ProtocolName.ruler)
     name = get_tokenizer(tokenizer).name
     bar = log.progress(desc=f"{suite} tasks", unit="task")
     written = 0

@@ -402,8 +402,13 @@ def task_id(task: str, target_length: int, index: int) -> str:
 
 
 def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, index: int = 0,
-             depths: Sequence[float] | None = None, haystack: str | None = None, essay: Essay | None = None) -> Task:
+             depths: Sequence[float] | None = None, haystack: str | None = None, essay: Essay | None = None,
+             fewshot_room: bool = False) -> Task:
     """One RULER task of `target_length` tokens (as counted by `count`), the same for the same arguments.
+
+    With `fewshot_room`, a vt or cwe task leaves room for RULER's in-context example (`fewshot()`),
+    which then counts toward its length as RULER counts it: the task is sized for `glyph bench
+    accuracy --protocol ruler`, and its `length` is that protocol's prompt.
 
     `depths` (percent, one per needle) and `haystack` (noise | needle | essay) override RULER's
     settings for the needle tasks; an essay haystack needs `essay`.
@@ -429,12 +434,20 @@ def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, i
                      1, None, what)
     elif depths is not None or haystack is not None:
         raise UsageError(f"depths and haystack apply to the niah_* tasks, not {task}")
-    elif isinstance(spec, VtSpec):
-        built = _fit(lambda n: _build_vt(task, spec, seed_i, n), count, target_length,
-                     spec.num_chains * (spec.num_hops + 1), None, what)
-    elif isinstance(spec, CweSpec):
-        built = _fit(lambda n: _build_cwe(task, spec, seed_i, n, target_length), count, target_length,
-                     spec.num_cw + 1, len(words()), what)
+    elif isinstance(spec, (VtSpec, CweSpec)):
+        example = ""
+        if fewshot_room:
+            example = fewshot({"task": task, "id": task_id(task, target_length, index), "seed": seed,
+                               "target_length": target_length}, count)
+        fit_count = (lambda text: count(example + text)) if example else count
+        if isinstance(spec, VtSpec):
+            built = _fit(lambda n: _build_vt(task, spec, seed_i, n), fit_count, target_length,
+                         spec.num_chains * (spec.num_hops + 1), None, what)
+        else:
+            built = _fit(lambda n: _build_cwe(task, spec, seed_i, n, target_length), fit_count, target_length,
+                         spec.num_cw + 1, len(words()), what)
+        if example:
+            built.details.update(sized_for="ruler", fewshot_tokens=count(example))
     else:
         built = _fit(lambda n: _build_fwe(task, spec, seed_i, n, target_length), count, target_length,
                      100, None, what)
@@ -448,11 +461,13 @@ def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, i
 
 
 def generate_suite(tasks: Iterable[str], lengths: Iterable[int], samples: int, count: Counter, *,
-                   seed: int = 42, haystack: str | None = None, essay: Essay | None = None) -> Iterator[Task]:
+                   seed: int = 42, haystack: str | None = None, essay: Essay | None = None,
+                   fewshot_room: bool = False) -> Iterator[Task]:
     """Every (task, length, index) combination, task-major, in a fixed order."""
     lengths = list(lengths)
     for name in tasks:
         for length in lengths:
             for index in range(samples):
                 yield generate(name, length, count, seed=seed, index=index,
-                               haystack=haystack if name.startswith("niah_") else None, essay=essay)
+                               haystack=haystack if name.startswith("niah_") else None, essay=essay,
+                               fewshot_room=fewshot_room)
