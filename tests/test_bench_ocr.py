@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 
 import pytest
@@ -32,14 +31,16 @@ def test_cer_by_hand():
 
 
 def _page(text: str) -> bytes:
-    from PIL import Image, ImageDraw, ImageFont
+    """One page of `text` drawn by glyph's own typesetter at 150 dpi. (Not with PIL's ImageDraw: in
+    a process that has already drawn with Pango, PIL's FreeType text rendering breaks here, with a
+    bogus 11-million-pixel-wide glyph mask.)"""
+    from glyph_cli.streams.documents import Document
+    from glyph_cli.streams.pages import page_png
+    from glyph_cli.typeset.config import resolve_config
+    from glyph_cli.typeset.job import make_renderer
 
-    font = ImageFont.truetype("DejaVuSans.ttf", 28)
-    image = Image.new("L", (900, 160), 255)
-    ImageDraw.Draw(image).multiline_text((20, 20), text, font=font, fill=0, spacing=12)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
+    records = list(make_renderer(resolve_config("glyph", None, {"dpi": 150}), "qwen2.5").render(Document("t", text)))
+    return page_png(records[1])
 
 
 TEXT = "The quick brown fox jumps\nover the lazy dog 1234."
