@@ -97,12 +97,17 @@ def test_compression_with_tesseract_report(glyph, tmp_path):
     assert low["compression"]["glm4v"]["mean"] > high["compression"]["glm4v"]["mean"]
     assert low["ocr"]["cer"] > high["ocr"]["cer"]
     assert (report / "compression_vs_dpi.png").read_bytes().startswith(b"\x89PNG")
+    # the report says what made it: the provenance line first in results, its summary atop the table
+    first = _jsonl((report / "results.jsonl").read_bytes())[0]
+    assert first["type"] == "provenance" and first["parameters"]["reader"]["name"] == "tesseract"
+    assert (report / "table.md").read_text().startswith("- benchmark: compression; glyph ")
 
 
 def test_speed_table(glyph):
     out = glyph("bench", "speed", "--rounds", "1", "--jsonl", check=True).stdout
     rows = _jsonl(out)
     assert rows[0]["type"] == "provenance" and rows[1]["type"] == "render_speed"
+    assert {"model", "server", "protocol", "time_utc", "glyph"} <= set(rows[0])
     assert rows[1]["pages"] >= 1 and rows[1]["pages_per_s"] > 0
     assert rows[1]["pack_pages_per_s"] > 0 and rows[1]["unpack_pages_per_s"] > 0
     assert 0 < rows[1]["bundle_kb_per_page"] < rows[1]["png_mb"] * 1000 / rows[1]["pages"] + 4
