@@ -129,6 +129,7 @@ def test_all_row_is_the_mean_of_per_task_scores_not_of_pooled_items():
     assert summary["niah_single_1"]["score"] == 100.0 and summary["vt"]["score"] == 0.0
     assert summary["all"]["score"] == 50.0  # pooled over the 4 items it would be 75
     assert summary["all"]["n"] == 4 and summary["all"]["tasks"] == 2
+    assert {s["protocol"] for s in summary.values()} == {"ruler"}
     # Glyph's RULER average leaves out the two uuid tasks, as its post_api_ruler.py does
     rows.append(_result("niah_single_3", 0.0, 0))
     glyph_all = next(s for s in acc.summarise(rows, ["a"], "glyph") if s["task"] == "all")

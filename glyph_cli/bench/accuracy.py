@@ -284,8 +284,8 @@ def summarise(results: Iterable[dict], arms: list[str],
     per_task = []
     for (suite, task, bucket, arm), rows in groups.items():
         ratios = [r["compression"] for r in rows if r["compression"] is not None]
-        per_task.append({"type": "summary", "suite": suite, "task": task, "bucket": bucket, "arm": arm,
-                         "n": len(rows), "tasks": 1,
+        per_task.append({"type": "summary", "protocol": proto.name, "suite": suite, "task": task, "bucket": bucket,
+                         "arm": arm, "n": len(rows), "tasks": 1,
                          "score": round(100 * statistics.fmean(r["score"] for r in rows), 2),
                          "compression": round(statistics.fmean(ratios), 3) if ratios else None})
     alls: dict[tuple, list[dict]] = {}
@@ -294,8 +294,8 @@ def summarise(results: Iterable[dict], arms: list[str],
             alls.setdefault((s["suite"], s["bucket"], s["arm"]), []).append(s)
     for (suite, bucket, arm), rows in alls.items():
         ratios = [r["compression"] for r in rows if r["compression"] is not None]
-        per_task.append({"type": "summary", "suite": suite, "task": "all", "bucket": bucket, "arm": arm,
-                         "n": sum(r["n"] for r in rows), "tasks": len(rows),
+        per_task.append({"type": "summary", "protocol": proto.name, "suite": suite, "task": "all", "bucket": bucket,
+                         "arm": arm, "n": sum(r["n"] for r in rows), "tasks": len(rows),
                          "score": round(statistics.fmean(r["score"] for r in rows), 2),
                          "compression": round(statistics.fmean(ratios), 3) if ratios else None})
     return sorted(per_task, key=lambda s: (s["suite"], s["task"] == "all", s["task"], s["bucket"], order[s["arm"]]))
