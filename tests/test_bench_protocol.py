@@ -13,7 +13,6 @@ from glyph_cli.bench import protocol
 from glyph_cli.bench.tasks import ruler
 from glyph_cli.errors import UsageError
 from glyph_cli.models import backend as backend_api
-from glyph_cli.typeset.config import resolve_config
 
 WORDS = lambda s: len(s.split())  # noqa: E731
 
