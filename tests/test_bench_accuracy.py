@@ -95,7 +95,8 @@ def test_resume_skips_finished_work_and_drops_a_torn_line(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         for _ in acc.AccuracyRun(EchoBackend(stop_after=3), _arms()).run(tasks, store, _policy()):
             pass
-    assert len(path.read_text().splitlines()) == 3
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["type"] for x in lines] == ["provenance", "result", "result", "result"]
     with open(path, "ab") as fh:
         fh.write(b'{"type": "result", "key": "half')  # a crash in the middle of a line
     backend = EchoBackend()
@@ -103,7 +104,11 @@ def test_resume_skips_finished_work_and_drops_a_torn_line(tmp_path):
     new = list(acc.AccuracyRun(backend, _arms()).run(tasks, store, _policy()))
     assert len(new) == 5 and len(backend.jobs) == 5
     lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert len(lines) == 8 and len({x["key"] for x in lines}) == 8
+    results = [x for x in lines if x["type"] == "result"]
+    assert len(results) == 8 and len({x["key"] for x in results}) == 8
+    # each run that added answers says who made them, in front of its first answer
+    assert [i for i, x in enumerate(lines) if x["type"] == "provenance"] == [0, 4]
+    assert lines[4]["model"] == "echo-1" and lines[4]["protocol"] == "glyph" and lines[4]["glyph"]
 
 
 def test_resume_refuses_results_made_with_other_parameters(tmp_path):

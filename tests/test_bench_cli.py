@@ -97,12 +97,17 @@ def test_compression_with_tesseract_report(glyph, tmp_path):
     assert low["compression"]["glm4v"]["mean"] > high["compression"]["glm4v"]["mean"]
     assert low["ocr"]["cer"] > high["ocr"]["cer"]
     assert (report / "compression_vs_dpi.png").read_bytes().startswith(b"\x89PNG")
+    # the report says what made it: the provenance line first in results, its summary atop the table
+    first = _jsonl((report / "results.jsonl").read_bytes())[0]
+    assert first["type"] == "provenance" and first["parameters"]["reader"]["name"] == "tesseract"
+    assert (report / "table.md").read_text().startswith("- benchmark: compression; glyph ")
 
 
 def test_speed_table(glyph):
     out = glyph("bench", "speed", "--rounds", "1", "--jsonl", check=True).stdout
     rows = _jsonl(out)
     assert rows[0]["type"] == "provenance" and rows[1]["type"] == "render_speed"
+    assert {"model", "server", "protocol", "time_utc", "glyph"} <= set(rows[0])
     assert rows[1]["pages"] >= 1 and rows[1]["pages_per_s"] > 0
     assert rows[1]["pack_pages_per_s"] > 0 and rows[1]["unpack_pages_per_s"] > 0
     assert 0 < rows[1]["bundle_kb_per_page"] < rows[1]["png_mb"] * 1000 / rows[1]["pages"] + 4
@@ -114,3 +119,29 @@ def test_usage_errors_exit_2(glyph):
     assert glyph("bench", "compression", "--dpi", "seventy").returncode == 2
     proc = glyph("bench", "tasks", "mrcr")
     assert proc.returncode == 2 and b"local copy" in proc.stderr
+
+
+def test_compression_vs_dpi_plot_panels_series_and_legend(tmp_path, monkeypatch):
+    from glyph_cli.bench import report
+
+    families = {"glm4v": 2.0, "qwen2vl": 2.0, "deepseek-ocr-tiny": 16.0}
+    summaries = [{"variant": f"{base}@{dpi}dpi", "dpi": dpi,
+                  "compression": {f: {"mean": v * 72 / dpi, "min": v * 60 / dpi, "max": v * 80 / dpi}
+                                  for f, v in families.items()}}
+                 for base in ("glyph", "dpi96") for dpi in (72, 96, 120)]  # the two bases: equal values
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda plt, fig, path: figures.append(fig))
+    report.compression_vs_dpi(report._pyplot(), summaries, tmp_path / "x.png")
+    fig = figures[0]
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == list(families)  # one panel per family
+    assert {ax.get_yscale() for ax in panels} == {"log"} and len({ax.get_ylim() for ax in panels}) == 1
+    for ax in panels:
+        # the series, not the error-bar caps or the line at 1
+        series = [line for line in ax.get_lines() if line.get_linestyle() != "None" and len(line.get_xdata()) == 3]
+        assert len(series) == 2
+        (a, b) = (list(line.get_xdata()) for line in series)
+        assert all(x != y for x, y in zip(a, b))  # nudged apart: neither hides the other
+        assert series[0].get_marker() != series[1].get_marker()
+        assert ax.get_legend() is None  # the legend is the figure's, below the panels
+    assert len(fig.legends) == 1

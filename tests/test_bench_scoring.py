@@ -43,10 +43,12 @@ def test_qa_f1_by_hand():
     assert s.qa_f1_score("dog", "cat") == 0.0
 
 
-def test_qa_f1_zh_is_per_character():
-    # 北京大学 vs 北京: 2 common of 4 and 2 -> P = .5, R = 1, F1 = 2/3
-    assert s.qa_f1_zh_score("北京大学", "北京") == pytest.approx(2 / 3)
-    # an ASCII run is one token: "GPT4" matches whole
+def test_qa_f1_zh_tokenises_with_jieba():
+    # jieba keeps 北京大学 one word, so it shares nothing with 北京 (per character it would be 2/3)
+    assert s.zh_tokens("北京大学") == ["北京大学"]
+    assert s.qa_f1_zh_score("北京大学", "北京") == 0.0
+    # 今天天气 / 很 / 好 against 今天天气 / 好: 2 common, P = 1, R = 2/3, F1 = 0.8
+    assert s.qa_f1_zh_score("今天天气好", "今天天气很好") == pytest.approx(0.8)
     assert s.zh_tokens("用GPT4写") == ["用", "GPT4", "写"]
 
 
@@ -65,9 +67,9 @@ def test_rouge_l_summary_level_unions_over_sentences():
 
 
 def test_rouge_zh_by_hand():
-    # 今天天气好 vs 今天天气很好: ref set {今,天,气,很,好} = 5, hyp set {今,天,气,好} = 4,
-    # LCS words {今,天,气,好} = 4 -> R = 4/5, P = 1, F = 8/9
-    assert s.rouge_zh_score("今天天气好", "今天天气很好") == pytest.approx(8 / 9, abs=1e-7)
+    # jieba: 今天天气 好 vs 今天天气 很 好: ref set {今天天气, 很, 好} = 3, hyp set {今天天气, 好} = 2,
+    # LCS words {今天天气, 好} = 2 -> R = 2/3, P = 1, F = 0.8
+    assert s.rouge_zh_score("今天天气好", "今天天气很好") == pytest.approx(0.8, abs=1e-7)
 
 
 def test_classification_by_hand_and_official_quirk():
@@ -102,10 +104,16 @@ def test_longbench_score_first_line_rule_and_best_answer():
     assert len(s.LONGBENCH_METRICS) == 21
 
 
-def test_score_task_dispatch_strips_thinking():
+def test_score_task_dispatch_and_the_protocols_choice_of_what_is_scored():
+    from glyph_cli.bench import protocol
+
     record = {"metric": "string_match_all", "answers": ["42"], "details": {}}
-    assert s.score_task(record, "<think>maybe 41</think>The answer is 42") == 1.0
-    assert s.score_task(record, "<think>it is 42</think>I do not know") == 0.0
+    glyph = protocol.get("glyph").prediction
+    assert s.score_task(record, glyph("<think>maybe 41</think>The answer is 42")) == 1.0
+    assert s.score_task(record, glyph("<think>it is 42</think>I do not know")) == 0.0
+    assert s.score_task(record, glyph("I do not know", reasoning="it is 42")) == 0.0
+    # RULER scores the output as it comes (its evaluate.py strips nothing but control characters)
+    assert s.score_task(record, protocol.get("ruler").prediction("<think>it is 42</think>I do not know")) == 1.0
     mrcr = {"metric": "mrcr", "answers": ["pfxpoem"], "details": {"random_string_to_prepend": "pfx"}}
     assert s.score_task(mrcr, "pfxpoem") == 1.0
     lb = {"metric": "longbench", "answers": ["Paragraph 2"], "details": {"dataset": "passage_retrieval_en"}}

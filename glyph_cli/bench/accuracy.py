@@ -4,8 +4,13 @@ Each task is asked once per arm: an arm is a render config (the context as page 
 instruction and question as text, as Glyph is evaluated) or the plain-text baseline (the suite's
 own text prompt). Results are appended to a JSONL file one line per (task, arm), flushed and synced
 as each answer arrives; a rerun skips the (task, arm) pairs whose recorded parameters (model,
-sampling, render config, tokenizer) match, and refuses a file made with other parameters. A line
-torn by a crash is dropped on the next run.
+sampling, protocol, render config, tokenizer) match, and refuses a file made with other
+parameters. A line torn by a crash is dropped on the next run. Each run that adds to the file
+first appends a provenance line (model, server, glyph version, protocol, time).
+
+How the prompt is built, decoded and scored is the run's protocol (glyph_cli/bench/protocol.py).
+The "all" row of a summary is the mean of the per-task scores of its (suite, length, arm), not a
+mean over the pooled items, so a task with more items does not weigh more.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Iterable, Iterator
 import orjson
 
 from glyph_cli import log
+from glyph_cli.bench import protocol as protocols
 from glyph_cli.bench.scoring import score_task
 from glyph_cli.errors import GlyphError, InputError, UsageError
 from glyph_cli.streams.documents import Document
@@ -71,8 +77,9 @@ def length_bucket(task: dict) -> int:
     return bucket
 
 
-def params_sha(backend: dict, arm: Arm, tokenizer: str) -> str:
-    blob = json.dumps({"backend": backend, "arm": arm.describe(), "tokenizer": tokenizer}, sort_keys=True)
+def params_sha(backend: dict, arm: Arm, tokenizer: str, protocol: str = "glyph", sampling: dict | None = None) -> str:
+    blob = json.dumps({"backend": backend, "arm": arm.describe(), "tokenizer": tokenizer, "protocol": protocol,
+                       "sampling": sampling}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -83,6 +90,8 @@ def _result_line(path: Path, number: int, line: bytes) -> dict:
         rec = orjson.loads(line)
     except orjson.JSONDecodeError:
         rec = None
+    if isinstance(rec, dict) and rec.get("type") == "provenance":
+        return rec
     if (not isinstance(rec, dict) or rec.get("type") != "result" or not isinstance(rec.get("key"), str)
             or not isinstance(rec.get("params_sha256"), str)):
         raise InputError(str(path), number, "not a results line (damaged, or another file)",
@@ -96,6 +105,7 @@ class ResultsFile:
     def __init__(self, path: Path):
         self.path = path
         self.done: dict[str, dict] = {}
+        self.provenance: list[dict] = []
         if path.exists():
             self._load()
 
@@ -112,7 +122,10 @@ class ResultsFile:
             if not line.strip():
                 continue
             rec = _result_line(self.path, number, line)
-            self.done[rec["key"]] = rec
+            if rec["type"] == "provenance":
+                self.provenance.append(rec)
+            else:
+                self.done[rec["key"]] = rec
         if good != len(raw):
             with open(self.path, "r+b") as fh:
                 fh.truncate(good)
@@ -124,13 +137,18 @@ class ResultsFile:
             return False
         if rec["params_sha256"] != sha:
             raise UsageError(f"{self.path} holds a result for {key} made with other parameters "
-                             f"(model, sampling, render config or tokenizer)",
+                             f"(model, sampling, protocol, render config or tokenizer)",
                              "use a new --results file for a different run")
         return True
 
-    def append(self, records: Iterable[dict]) -> Iterator[dict]:
+    def append(self, records: Iterable[dict], provenance: dict | None = None) -> Iterator[dict]:
+        """Append result lines as they come; the provenance line goes in front of the first one."""
         with open(self.path, "ab") as fh:
             for rec in records:
+                if provenance is not None:
+                    fh.write(dumps(provenance))
+                    self.provenance.append(provenance)
+                    provenance = None
                 fh.write(dumps(rec))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -138,8 +156,16 @@ class ResultsFile:
                 yield rec
 
 
+def _use_sampling(backend, sampling) -> None:
+    """Point the backend at one group's decoding settings (the openai and transformers backends read
+    `sampling` for every request, so groups run one after another share one loaded model)."""
+    if getattr(backend, "sampling", None) != sampling:
+        backend.sampling = sampling
+
+
 class AccuracyRun:
-    def __init__(self, backend, arms: list[Arm], tokenizer: str = "qwen2.5"):
+    def __init__(self, backend, arms: list[Arm], tokenizer: str = "qwen2.5",
+                 protocol: protocols.Protocol | str = protocols.GLYPH, max_new_tokens: int | None = None):
         from glyph_cli.tokens.text import get_tokenizer
         from glyph_cli.typeset.job import make_renderer
 
@@ -147,99 +173,146 @@ class AccuracyRun:
         self.arms = arms
         self.tok = get_tokenizer(tokenizer)
         self.renderers = {a.label: make_renderer(a.cfg, tokenizer) for a in arms if a.cfg is not None}
-        self.backend_desc = backend.describe()
+        self.protocol = protocols.get(protocol) if isinstance(protocol, str) else protocol
+        self.max_new_tokens = max_new_tokens
+        # Decoding settings are the protocol's, per task; the rest describes the backend.
+        self.backend_desc = {k: v for k, v in backend.describe().items() if k != "sampling"}
 
-    def shas(self) -> dict[str, str]:
-        return {a.label: params_sha(self.backend_desc, a, self.tok.name) for a in self.arms}
+    def provenance(self, task_files: list[str] | None = None) -> dict:
+        from glyph_cli.bench import provenance
+
+        return provenance.record("accuracy", backend=self.backend_desc, protocol=self.protocol.name,
+                                 protocol_settings=self.protocol.describe(), tokenizer=self.tok.name,
+                                 max_new_tokens=self.max_new_tokens, task_files=task_files or [],
+                                 arms=[a.describe() for a in self.arms])
+
+    def sampling(self, task: dict):
+        return self.protocol.sampling(task, self.max_new_tokens)
+
+    def sha(self, task: dict, arm: Arm) -> str:
+        return params_sha(self.backend_desc, arm, self.tok.name, self.protocol.name, self.sampling(task).to_dict())
 
     def _jobs(self, todo: list[tuple[dict, Arm]]):
         from glyph_cli.models.backend import Job
-        from glyph_cli.models.prompts import Part
 
         for index, (task, arm) in enumerate(todo):
             meta = {"task": task, "arm": arm.label}
             if arm.cfg is None:
-                parts = [Part("text", task.get("instruction", "") + task["text"] + task["question"])]
+                parts = self.protocol.parts(task, None, self.tok.count)
                 meta.update(pages=0, visual_tokens=None)
                 pages = 0
             else:
                 records = list(self.renderers[arm.label].render(Document(id=str(task["id"]), text=task["text"])))
                 head, page_recs = records[0], records[1:]
-                parts = []
-                if task.get("instruction", "").strip():
-                    parts.append(Part("text", task["instruction"].strip()))
-                parts += [Part("image", p["image"]) for p in page_recs]
-                parts.append(Part("text", task["question"].strip()))
+                parts = self.protocol.parts(task, [p["image"] for p in page_recs], self.tok.count)
                 pages = head["pages"]
                 meta.update(pages=pages, visual_tokens=head["visual_tokens"])
             yield Job(index, f"{task['id']}|{arm.label}", str(task["id"]), task["question"], parts,
                       "text" if arm.cfg is None else "pages", pages, meta)
 
-    def run(self, tasks: list[dict], results: ResultsFile, policy: log.ErrorPolicy) -> Iterator[dict]:
-        """Answer and score every (task, arm) not already in `results`; yields the new result lines."""
-        from glyph_cli.models.parse import split_thinking
+    def run(self, tasks: list[dict], results: ResultsFile, policy: log.ErrorPolicy,
+            task_files: list[str] | None = None) -> Iterator[dict]:
+        """Answer and score every (task, arm) not already in `results`; yields the new result lines.
+
+        Tasks are asked in groups of equal decoding settings (the ruler protocol gives each task
+        family its own budget), one group after another, through the same backend."""
         from glyph_cli.tokens.visual import DEFAULT_FAMILY
 
-        shas = self.shas()
-        todo = [(t, a) for t in tasks for a in self.arms if not results.check(f"{t['id']}|{a.label}", shas[a.label])]
+        todo = [(t, a) for t in tasks for a in self.arms if not results.check(f"{t['id']}|{a.label}", self.sha(t, a))]
         skipped = len(tasks) * len(self.arms) - len(todo)
         if skipped:
             log.info(f"resuming: {skipped} answer(s) already in {results.path}")
+        if self.protocol.fewshot:
+            unsized = sum(1 for t in tasks if t.get("suite") == "ruler" and t.get("task") in ("vt", "cwe")
+                          and (t.get("details") or {}).get("sized_for") != "ruler")
+            if unsized:
+                log.warn(f"{unsized} vt/cwe task(s) were sized without RULER's in-context example, so their "
+                         f"{self.protocol.name}-protocol prompts run past their length by the example (300-1,100 "
+                         f"tokens); `glyph bench tasks ruler --protocol ruler` sizes them as RULER does")
+        groups: dict[object, list[tuple[dict, Arm]]] = {}
+        for task, arm in todo:
+            groups.setdefault(self.sampling(task), []).append((task, arm))
         context_tokens: dict[str, int] = {}
 
         def scored() -> Iterator[dict]:
-            for job, gen in self.backend.generate(self._jobs(todo), ordered=False):
-                task, arm = job.meta["task"], job.meta["arm"]
-                if isinstance(gen, Exception):
-                    policy.record_failed(GlyphError(f"task {task['id']} ({arm}): {gen}"))
-                    continue
-                tid = str(task["id"])
-                if tid not in context_tokens:
-                    context_tokens[tid] = self.tok.count(task["text"])
-                answer = split_thinking(gen.raw, gen.reasoning).answer
-                visual = job.meta["visual_tokens"]
-                yield {
-                    "type": "result", "v": RESULT_VERSION, "key": f"{tid}|{arm}", "id": tid, "arm": arm,
-                    "mode": job.mode, "suite": task.get("suite"), "task": task.get("task"),
-                    "bucket": length_bucket(task), "length": task.get("length"),
-                    "context_tokens": context_tokens[tid], "tokenizer": self.tok.name,
-                    "pages": job.meta["pages"], "visual_tokens": visual,
-                    "compression": (round(context_tokens[tid] / visual[DEFAULT_FAMILY], 4)
-                                    if visual and visual.get(DEFAULT_FAMILY) else None),
-                    "answer": answer, "raw": gen.raw, "finish": gen.finish,
-                    "score": score_task(task, answer), "answers": task["answers"],
-                    "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                    "latency_s": round(gen.latency_s, 4), "params_sha256": shas[arm],
-                }
+            for sampling, group in groups.items():
+                _use_sampling(self.backend, sampling)
+                for job, gen in self.backend.generate(self._jobs(group), ordered=False):
+                    task, arm = job.meta["task"], job.meta["arm"]
+                    if isinstance(gen, Exception):
+                        policy.record_failed(GlyphError(f"task {task['id']} ({arm}): {gen}"))
+                        continue
+                    tid = str(task["id"])
+                    if tid not in context_tokens:
+                        context_tokens[tid] = self.tok.count(task["text"])
+                    answer = self.protocol.prediction(gen.raw, gen.reasoning)
+                    visual = job.meta["visual_tokens"]
+                    yield {
+                        "type": "result", "v": RESULT_VERSION, "key": f"{tid}|{arm}", "id": tid, "arm": arm,
+                        "mode": job.mode, "suite": task.get("suite"), "task": task.get("task"),
+                        "protocol": self.protocol.name, "max_new_tokens": sampling.max_new_tokens,
+                        "bucket": length_bucket(task), "length": task.get("length"),
+                        "context_tokens": context_tokens[tid], "tokenizer": self.tok.name,
+                        "pages": job.meta["pages"], "visual_tokens": visual,
+                        "compression": (round(context_tokens[tid] / visual[DEFAULT_FAMILY], 4)
+                                        if visual and visual.get(DEFAULT_FAMILY) else None),
+                        "answer": answer, "raw": gen.raw, "finish": gen.finish,
+                        "score": score_task(task, answer), "answers": task["answers"],
+                        "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                        "latency_s": round(gen.latency_s, 4), "params_sha256": self.sha(task, self.arm(arm)),
+                    }
 
-        yield from results.append(scored())
+        yield from results.append(scored(), provenance=self.provenance(task_files))
+
+    def arm(self, label: str) -> Arm:
+        return next(a for a in self.arms if a.label == label)
 
 
-def summarise(results: Iterable[dict], arms: list[str]) -> list[dict]:
-    """Score (mean x 100) and mean compression per (suite, task, bucket, arm), then per (suite, bucket, arm)."""
+def summarise(results: Iterable[dict], arms: list[str],
+              protocol: protocols.Protocol | str = protocols.GLYPH) -> list[dict]:
+    """Score (mean x 100) and mean compression per (suite, task, bucket, arm), then an "all" row per
+    (suite, bucket, arm): the mean of those per-task scores (each task weighs the same, however
+    many items it has; tasks the protocol leaves out of its average are left out), its compression
+    the mean of the per-task means."""
+    proto = protocols.get(protocol) if isinstance(protocol, str) else protocol
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         if r["arm"] not in arms:
             continue
         groups.setdefault((r["suite"], r["task"], r["bucket"], r["arm"]), []).append(r)
-        groups.setdefault((r["suite"], "all", r["bucket"], r["arm"]), []).append(r)
     order = {a: i for i, a in enumerate(arms)}
-    out = []
-    for (suite, task, bucket, arm), rows in sorted(groups.items(), key=lambda kv: (
-            kv[0][0], kv[0][1] == "all", kv[0][1], kv[0][2], order[kv[0][3]])):
+    per_task = []
+    for (suite, task, bucket, arm), rows in groups.items():
         ratios = [r["compression"] for r in rows if r["compression"] is not None]
-        out.append({"type": "summary", "suite": suite, "task": task, "bucket": bucket, "arm": arm, "n": len(rows),
-                    "score": round(100 * statistics.fmean(r["score"] for r in rows), 2),
-                    "compression": round(statistics.fmean(ratios), 3) if ratios else None})
-    return out
+        per_task.append({"type": "summary", "protocol": proto.name, "suite": suite, "task": task, "bucket": bucket,
+                         "arm": arm, "n": len(rows), "tasks": 1,
+                         "score": round(100 * statistics.fmean(r["score"] for r in rows), 2),
+                         "compression": round(statistics.fmean(ratios), 3) if ratios else None})
+    alls: dict[tuple, list[dict]] = {}
+    for s in per_task:
+        if (s["suite"], s["task"]) not in proto.all_excludes:
+            alls.setdefault((s["suite"], s["bucket"], s["arm"]), []).append(s)
+    for (suite, bucket, arm), rows in alls.items():
+        ratios = [r["compression"] for r in rows if r["compression"] is not None]
+        per_task.append({"type": "summary", "protocol": proto.name, "suite": suite, "task": "all", "bucket": bucket,
+                         "arm": arm, "n": sum(r["n"] for r in rows), "tasks": len(rows),
+                         "score": round(statistics.fmean(r["score"] for r in rows), 2),
+                         "compression": round(statistics.fmean(ratios), 3) if ratios else None})
+    return sorted(per_task, key=lambda s: (s["suite"], s["task"] == "all", s["task"], s["bucket"], order[s["arm"]]))
 
 
-def markdown_table(summaries: list[dict]) -> str:
-    lines = ["| suite | task | length | arm | n | score | compression (mean over tasks) |", "|---|---|---|---|---|---|---|"]
+def markdown_table(summaries: list[dict], protocol: protocols.Protocol | str | None = None) -> str:
+    lines = ["| suite | task | length | arm | n | score | compression (mean over items) |", "|---|---|---|---|---|---|---|"]
     for s in summaries:
         comp = "-" if s["compression"] is None else f"{s['compression']:.2f}x"
         lines.append(f"| {s['suite']} | {s['task']} | {s['bucket']} | {s['arm']} | {s['n']} | {s['score']:.2f} | {comp} |")
-    return "\n".join(lines) + "\n"
+    note = ("\nscore: mean x 100 of the task's items; all: the mean of the per-task scores (each task weighs "
+            "the same, not pooled over items), its compression the mean of the per-task means")
+    if protocol is not None:
+        proto = protocols.get(protocol) if isinstance(protocol, str) else protocol
+        if proto.all_excludes:
+            note += f"; the {proto.name} protocol leaves {', '.join(t for _, t in sorted(proto.all_excludes))} out of all"
+    return "\n".join(lines) + "\n" + note + ".\n"
 
 
 def load_results(path: Path) -> list[dict]:
@@ -248,5 +321,7 @@ def load_results(path: Path) -> list[dict]:
     out = []
     for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
-            out.append(_result_line(path, number, line))
+            rec = _result_line(path, number, line)
+            if rec["type"] == "result":
+                out.append(rec)
     return out

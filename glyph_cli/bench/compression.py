@@ -4,7 +4,8 @@ For each document and each rendering variant (a preset or config file, optionall
 the document is rendered and one row records its pages, characters per page, text tokens (in the
 named tokenizer), visual tokens per VLM family and the compression ratio per family. With a reader,
 every page is read back by OCR and scored against the exact text it shows (glyph_cli.bench.ocr).
-A summary per variant gives the ratio's mean, median, min and max over documents.
+A summary per variant gives the ratio's mean, median, min and max over documents, and the ratio
+pooled over the corpus (all text tokens / all visual tokens, where long documents weigh more).
 """
 
 from __future__ import annotations
@@ -221,6 +222,9 @@ def summarise(rows: list[dict], variant_order: list[str]) -> list[dict]:
             "chars_per_page": round(chars / pages, 1) if pages else 0.0,
             "compression": {f: _stats([r["compression"][f] for r in mine if r["compression"][f] is not None])
                             for f in families},
+            # the corpus as one text: all text tokens over all visual tokens (long documents weigh more)
+            "compression_pooled": {f: _ratio(sum(r["text_tokens"] for r in mine),
+                                             sum(r["visual_tokens"][f] for r in mine)) for f in families},
             "render_s": round(sum(r["render_s"] for r in mine), 4),
         }
         if "ocr" in mine[0]:
@@ -241,7 +245,8 @@ def markdown_table(summaries: list[dict], family: str, tokenizer: str) -> str:
     """The per-variant table a researcher pastes into a note."""
     has_ocr = any("ocr" in s for s in summaries)
     head = ["variant", "dpi", "docs", "pages", "chars/page", f"text tokens ({tokenizer})",
-            f"visual tokens ({family})", "compression: mean over docs", "median", "min", "max"]
+            f"visual tokens ({family})", "compression: mean over docs", "median", "min", "max",
+            "compression: pooled over corpus"]
     if has_ocr:
         reader = next(s["ocr"]["reader"] for s in summaries if "ocr" in s)
         head += [f"CER ({reader})", "char accuracy"]
@@ -250,7 +255,8 @@ def markdown_table(summaries: list[dict], family: str, tokenizer: str) -> str:
         c = s["compression"].get(family) or _stats([])
         cells = [s["variant"], f"{s['dpi']:g}", str(s["docs"]), str(s["pages"]), f"{s['chars_per_page']:.0f}",
                  str(s["text_tokens"]), str(s["visual_tokens"].get(family, "-")),
-                 _fmt(c["mean"]), _fmt(c["median"]), _fmt(c["min"]), _fmt(c["max"])]
+                 _fmt(c["mean"]), _fmt(c["median"]), _fmt(c["min"]), _fmt(c["max"]),
+                 _fmt((s.get("compression_pooled") or {}).get(family))]
         if has_ocr:
             o = s.get("ocr")
             cells += [_fmt(o["cer"], 4) if o else "-", f"{o['char_accuracy']:.2%}" if o else "-"]

@@ -31,37 +31,13 @@ READERS = ("tesseract", "rapidocr")
 
 
 def levenshtein(a: str, b: str) -> int:
-    """Edit distance (unit insert, delete, substitute), bit-parallel (Myers 1999 / Hyyro 2001).
-
-    The shorter string is the bit-vector pattern, so a 10,000-character page costs 10,000 steps of
-    a few big-integer operations instead of 10^8 table cells.
-    """
-    if len(a) < len(b):
-        a, b = b, a
-    m = len(b)
-    if m == 0:
-        return len(a)
-    peq: dict[str, int] = {}
-    for i, ch in enumerate(b):
-        peq[ch] = peq.get(ch, 0) | (1 << i)
-    mask = (1 << m) - 1
-    top = 1 << (m - 1)
-    pv, mv, score = mask, 0, m
-    for ch in a:
-        eq = peq.get(ch, 0)
-        xv = eq | mv
-        xh = (((eq & pv) + pv) ^ pv) | eq
-        ph = mv | ~(xh | pv)
-        mh = pv & xh
-        if ph & top:
-            score += 1
-        elif mh & top:
-            score -= 1
-        ph = (ph << 1) | 1  # the first row grows by one per column: global, not substring, distance
-        mh <<= 1
-        pv = (mh | ~(xv | ph)) & mask
-        mv = ph & xv & mask
-    return score
+    """Edit distance (unit insert, delete, substitute), by rapidfuzz."""
+    try:
+        from rapidfuzz.distance import Levenshtein
+    except ImportError:
+        raise UsageError("reading pages back scores them with rapidfuzz, which is not installed",
+                         "pip install 'glyph-cli[bench]'") from None
+    return Levenshtein.distance(a, b)
 
 
 def normalize_ocr(text: str) -> str:

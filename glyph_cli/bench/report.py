@@ -34,26 +34,67 @@ def _base(label: str) -> str:
     return label.split("@", 1)[0]
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
 def compression_vs_dpi(plt, summaries: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """Small multiples: one panel per VLM family, all on one shared log axis (ratios from below 1 to
+    above 10 stay comparable across families); in a panel one series per preset/config, each with
+    its own marker and line style and nudged sideways, so equal values never hide one another; the
+    legend below the panels, off the data."""
+    import math
+
     families = list(summaries[0]["compression"])
-    for base in dict.fromkeys(_base(s["variant"]) for s in summaries):
-        mine = sorted((s for s in summaries if _base(s["variant"]) == base), key=lambda s: s["dpi"])
-        for family in families:
-            stats = [s["compression"][family] for s in mine]
-            if any(st["mean"] is None for st in stats):
+    bases = list(dict.fromkeys(_base(s["variant"]) for s in summaries))
+    dpis = sorted({s["dpi"] for s in summaries})
+    span = (dpis[-1] - dpis[0]) if len(dpis) > 1 else 1.0
+    step = 0.03 * span  # the sideways nudge between series, in dpi
+    cols = min(4, len(families))
+    rows = math.ceil(len(families) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols + 0.6, 2.5 * rows + 1.0), sharex=True, sharey=True,
+                             squeeze=False)
+    handles = {}
+    for ax, family in zip(axes.flat, families):
+        for i, base in enumerate(bases):
+            mine = sorted((s for s in summaries if _base(s["variant"]) == base), key=lambda s: s["dpi"])
+            points = [(s["dpi"], s["compression"][family]) for s in mine if s["compression"][family]["mean"] is not None]
+            if not points:
                 continue
-            dpis = [s["dpi"] for s in mine]
-            means = [st["mean"] for st in stats]
-            spread = [[m - st["min"] for m, st in zip(means, stats)], [st["max"] - m for m, st in zip(means, stats)]]
-            label = family if len({_base(s["variant"]) for s in summaries}) == 1 else f"{base} {family}"
-            ax.errorbar(dpis, means, yerr=spread, marker="o", capsize=3, label=label)
-    ax.set_xlabel("dpi")
-    ax.set_ylabel("compression (text tokens / visual tokens)")
-    ax.set_title("Compression vs dpi (mean over documents, bars: min-max)")
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+            shift = (i - (len(bases) - 1) / 2) * step
+            xs = [d + shift for d, _ in points]
+            means = [st["mean"] for _, st in points]
+            spread = [[m - st["min"] for m, (_, st) in zip(means, points)],
+                      [st["max"] - m for m, (_, st) in zip(means, points)]]
+            handles[base] = ax.errorbar(xs, means, yerr=spread, marker=MARKERS[i % len(MARKERS)],
+                                        ls=LINESTYLES[i % len(LINESTYLES)], capsize=2.5, ms=5, lw=1.2,
+                                        mfc="none" if i % 2 else None, color=f"C{i % 10}", label=base)
+        ax.set_title(family, fontsize=9)
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3, which="both")
+    for ax in list(axes.flat)[len(families):]:
+        ax.set_visible(False)
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axes[0][0].set_yscale("log")
+    axes[0][0].yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes[0][0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    axes[0][0].yaxis.set_minor_formatter(NullFormatter())
+    axes[0][0].set_xticks(dpis)
+    axes[0][0].set_xticklabels([f"{d:g}" for d in dpis])
+    for ax in axes[-1]:
+        ax.set_xlabel("dpi")
+    for row in axes:
+        row[0].set_ylabel("text / visual tokens")
+    what = "" if len(bases) > 1 else f" of {bases[0]}"
+    fig.suptitle(f"Compression{what} vs dpi per VLM family (log scale; mean over documents, bars: min-max)",
+                 fontsize=10)
+    if len(bases) > 1:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(bases), 6),
+                   fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    else:
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
     _save(plt, fig, path)
 
 
@@ -64,7 +105,7 @@ def compression_vs_length(plt, rows: list[dict], family: str, path: Path) -> Non
         ax.scatter([r["text_tokens"] for r in mine], [r["compression"][family] for r in mine], s=18, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("document length (text tokens)")
-    ax.set_ylabel(f"compression ({family})")
+    ax.set_ylabel(f"compression ({family}), per document")
     ax.set_title("Compression vs document length")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -80,8 +121,8 @@ def readability_tradeoff(plt, summaries: list[dict], family: str, path: Path) ->
     for x, y, s in points:
         ax.annotate(f"{s['dpi']:g} dpi", (x, 100 * y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     reader = points[0][2]["ocr"]["reader"] if points else "ocr"
-    ax.set_xlabel(f"compression ({family})")
-    ax.set_ylabel(f"character accuracy, % ({reader})")
+    ax.set_xlabel(f"compression ({family}), mean over documents")
+    ax.set_ylabel(f"character accuracy, % ({reader}), pooled over characters")
     ax.set_title("Readability vs compression")
     ax.grid(alpha=0.3)
     _save(plt, fig, path)
@@ -97,7 +138,9 @@ def write_report(folder: str | Path, provenance: dict, rows: list[dict], summari
     write_bytes_atomic(results, b"".join(dumps(r) for r in [provenance, *rows, *summaries]))
     written.append(results)
     table = out / "table.md"
-    write_bytes_atomic(table, tables.encode("utf-8"))
+    from glyph_cli.bench.provenance import markdown
+
+    write_bytes_atomic(table, (markdown(provenance) + "\n" + tables).encode("utf-8"))
     written.append(table)
     if summaries:
         compression_vs_dpi(plt, summaries, out / "compression_vs_dpi.png")

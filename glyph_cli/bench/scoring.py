@@ -2,8 +2,9 @@
 
 Every metric scores one prediction against one task and returns a number in [0, 1]; suites report
 the mean times 100, as the official scripts do. Where an official script has a quirk that changes
-numbers, it is kept and says so; where glyph cannot follow it (no jieba, no python-Levenshtein) the
-substitute is named here and in docs/BENCH.md.
+numbers, it is kept and says so. Chinese is tokenised with jieba (precise mode), as LongBench's
+metrics.py does. tests/data/golden_scores.json holds the reference implementations' own values
+on a set of edge cases (scripts/golden_scores.py makes it from their code), and tests compare.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import string
 from collections import Counter
 from typing import Callable, Sequence
+
+from glyph_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------------------------- RULER
 
@@ -41,10 +44,12 @@ def string_match_part(prediction: str, references: Sequence[str]) -> float:
 
 def mrcr_score(response: str, answer: str, prefix: str) -> float:
     """OpenAI MRCR's grade(): 0 unless the response starts with the random prefix; otherwise the
-    difflib SequenceMatcher ratio of response and answer, each with the prefix removed."""
+    difflib SequenceMatcher ratio of response and answer, each with the prefix removed. As Glyph's
+    post_api_mrcr.py grades, a GLM end-of-turn token `<|user|>` left in the response is removed
+    first (it never is part of an answer)."""
     if not response.startswith(prefix):
         return 0.0
-    response = response.removeprefix(prefix)
+    response = response.removeprefix(prefix).replace("<|user|>", "")
     answer = answer.removeprefix(prefix)
     return float(difflib.SequenceMatcher(None, response, answer).ratio())
 
@@ -69,9 +74,23 @@ def normalize_zh_answer(s: str) -> str:
 
 
 def zh_tokens(s: str) -> list[str]:
-    """Chinese text as LongBench's metrics see it, without jieba: one token per character, with a run
-    of ASCII letters and digits kept as one token (as jieba keeps an English word or a number)."""
-    return re.findall(r"[A-Za-z0-9]+|\S", s)
+    """Chinese text as LongBench's metrics see it: jieba's precise-mode words (`jieba.cut(s,
+    cut_all=False)`), spaces and punctuation included as jieba returns them."""
+    return list(_jieba().cut(s, cut_all=False))
+
+
+def _jieba():
+    try:
+        import jieba
+    except ImportError:
+        raise UsageError("LongBench's Chinese metrics tokenise with jieba, which is not installed",
+                         "pip install 'glyph-cli[bench]'") from None
+    if not getattr(_jieba, "quiet", False):
+        import logging
+
+        jieba.setLogLevel(logging.WARNING)  # its dictionary-loading messages are not glyph's to print
+        _jieba.quiet = True
+    return jieba
 
 
 def _f1(prediction: Sequence[str], ground_truth: Sequence[str]) -> float:
@@ -239,22 +258,17 @@ def longbench_score(dataset: str, prediction: str, answers: Sequence[str], all_c
 
 # ---------------------------------------------------------------------------------------------- dispatch
 
-_THINK = re.compile(r"^.*?</think>", re.S)
-
-
-def strip_thinking(output: str) -> str:
-    """Glyph answers after a <think>...</think> block, which evaluation removes."""
-    return _THINK.sub("", output, count=1).strip() if "</think>" in output else output
-
-
 METRICS = ("string_match_all", "string_match_part", "mrcr", "longbench")
 
 
 def score_task(record: dict, prediction: str) -> float:
-    """Score one prediction against one task record (docs/BENCH.md) with the record's metric."""
+    """Score one prediction against one task record (docs/BENCH.md) with the record's metric.
+
+    The prediction is scored as given: removing a thinking block is the caller's choice (the
+    evaluation protocol's, glyph_cli/bench/protocol.py), made with glyph_cli.models.parse.split_thinking.
+    """
     metric = record["metric"]
     answers = record["answers"]
-    prediction = strip_thinking(prediction)
     if metric == "string_match_all":
         return string_match_all(ruler_postprocess(prediction), answers)
     if metric == "string_match_part":

@@ -86,7 +86,7 @@ def pack_throughput(records: list[dict], pages: int) -> dict:
 def model_jobs(docs: Iterable[Document], variant: Variant, tokenizer: str, question: str = SPEED_QUESTION):
     """For each document, the same question asked over its text and over its pages."""
     from glyph_cli.models.backend import Job
-    from glyph_cli.models.prompts import Part
+    from glyph_cli.models.prompts import default_template
     from glyph_cli.typeset.job import make_renderer
 
     renderer = make_renderer(variant.cfg, tokenizer)
@@ -95,10 +95,11 @@ def model_jobs(docs: Iterable[Document], variant: Variant, tokenizer: str, quest
         records = list(renderer.render(doc))
         head, pages = records[0], records[1:]
         meta = {"text_tokens": head["text_tokens"], "visual_tokens": head["visual_tokens"]}
-        yield Job(index, f"{doc.id}|text", doc.id, question, [Part("text", doc.text + "\n\n" + question)],
-                  "text", 0, meta)
+        # The prompts `glyph ask` sends by default, with and without --as-text.
+        yield Job(index, f"{doc.id}|text", doc.id, question,
+                  default_template(True).parts(question, context_text=doc.text), "text", 0, meta)
         yield Job(index + 1, f"{doc.id}|pages", doc.id, question,
-                  [*(Part("image", p["image"]) for p in pages), Part("text", question)], "pages", len(pages), meta)
+                  default_template(False).parts(question, images=[p["image"] for p in pages]), "pages", len(pages), meta)
         index += 2
 
 

@@ -40,7 +40,7 @@ SUITES = ("ruler", "mrcr", "longbench")
 
 def build(suite: str, *, inputs: list[str], tokenizer: str, tasks: list[str], lengths: list[int], samples: int,
           seed: int, essay: str | None, haystack: str | None, datasets: list[str], limit: int | None,
-          max_length: int | None) -> Iterator[Task]:
+          max_length: int | None, fewshot_room: bool = False) -> Iterator[Task]:
     from glyph_cli.tokens.text import get_tokenizer
 
     if suite not in SUITES:
@@ -58,7 +58,7 @@ def build(suite: str, *, inputs: list[str], tokenizer: str, tasks: list[str], le
         if not lengths:
             raise UsageError("RULER needs --length (tokens per task), e.g. --length 4k,8k")
         return ruler.generate_suite(names, lengths, samples, count, seed=seed, haystack=haystack,
-                                    essay=_essay(essay, names, haystack))
+                                    essay=_essay(essay, names, haystack), fewshot_room=fewshot_room)
     if not inputs:
         raise UsageError(f"{suite} is read from your local copy of its public files", "name them as arguments")
     if suite == "mrcr":

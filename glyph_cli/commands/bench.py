@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -19,6 +20,11 @@ bench = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class ProtocolName(str, Enum):
+    glyph = "glyph"
+    ruler = "ruler"
 
 
 @bench.command("compression")
@@ -95,6 +101,9 @@ def tasks(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    protocol: ProtocolName = typer.Option(
+        ProtocolName.glyph, "--protocol", help="RULER: the protocol the tasks are sized for; ruler leaves room in "
+        "vt and cwe for RULER's in-context example, which then counts toward the length as RULER counts it."),
 ) -> None:
     """Write a suite as task records: input documents for `glyph render`, questions and answers as metadata."""
     from glyph_cli.bench import suites
@@ -108,7 +117,7 @@ def tasks(
     produced = suites.build(suite, inputs=list(inputs or []), tokenizer=tokenizer, tasks=suites.split_names(task),
                             lengths=suites.parse_lengths(length), samples=samples, seed=seed, essay=essay,
                             haystack=haystack, datasets=suites.split_names(dataset), limit=limit,
-                            max_length=max_length)
+                            max_length=max_length, fewshot_room=protocol is ProtocolName.ruler)
     name = get_tokenizer(tokenizer).name
     bar = log.progress(desc=f"{suite} tasks", unit="task")
     written = 0
@@ -148,7 +157,13 @@ def accuracy(
     dtype: opt.Dtype = opt.DTYPE,
     attn: str = opt.ATTN,
     trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
-    max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer (Glyph: 8192)."),
+    protocol: ProtocolName = typer.Option(
+        ProtocolName.glyph, "--protocol", help="glyph: the Glyph paper's evaluation (pages then question, greedy, "
+        "repetition penalty 1.1, 8192 tokens, thinking stripped); ruler: RULER's (answer prefix, vt/cwe few-shot "
+        "example, per-task token budgets, greedy without repetition penalty), comparable with RULER's tables."),
+    max_new_tokens: Optional[int] = typer.Option(
+        None, "--max-new-tokens", help="Token limit per answer, overriding the protocol's (glyph: 8192; ruler: "
+        "the task's)."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="Render the contexts with this preset (repeatable)."),
     config: List[str] = typer.Option([], "--config", "-c", help="Render the contexts with this config (repeatable)."),
     dpi: List[str] = typer.Option([], "--dpi", help="Every preset/config at these dpis, e.g. 72,96,120."),
@@ -161,6 +176,7 @@ def accuracy(
     """Ask every task through a backend, score it officially, report score and compression per length."""
     from glyph_cli.bench import accuracy as acc
     from glyph_cli.bench import compression as cb
+    from glyph_cli.bench import provenance
     from glyph_cli.models.backend import Sampling
     from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
 
@@ -172,23 +188,24 @@ def accuracy(
     tasks = acc.read_tasks(task_files)
     from glyph_cli.models.registry import build
 
-    engine = build(backend_options, Sampling(max_new_tokens=max_new_tokens))
+    engine = build(backend_options, Sampling(max_new_tokens=max_new_tokens if max_new_tokens is not None else 8192))
     try:
-        run = acc.AccuracyRun(engine, arms, tokenizer)
+        run = acc.AccuracyRun(engine, arms, tokenizer, protocol.value, max_new_tokens)
         store = acc.ResultsFile(results)
         bar = log.progress(total=len(tasks) * len(arms), desc="bench accuracy", unit="answer")
-        for _ in run.run(tasks, store, policy):
+        for _ in run.run(tasks, store, policy, task_files=list(task_files)):
             bar.update(1)
         bar.close()
+        prov = store.provenance[-1] if store.provenance else run.provenance(list(task_files))
     finally:
         engine.close()
-    summaries = acc.summarise(store.done.values(), [a.label for a in arms])
-    table = acc.markdown_table(summaries)
+    summaries = acc.summarise(store.done.values(), [a.label for a in arms], protocol.value)
+    table = provenance.markdown(prov) + "\n" + acc.markdown_table(summaries, protocol.value)
     sys.stdout.write(table)
     if report is not None:
         folder = ensure_dir(report)
         with AtomicFile(folder / "summary.jsonl") as fh:
-            for s in summaries:
+            for s in [prov, *summaries]:
                 fh.write(dumps(s))
         with AtomicFile(folder / "table.md") as fh:
             fh.write(table.encode("utf-8"))
@@ -262,11 +279,11 @@ def speed(
     prov = provenance.record("speed", inputs=list(inputs or []) or ["<embedded sample>"], repeat=repeat,
                              rounds=rounds, tokenizer=tokenizer,
                              variants=[{"label": v.label, "config_sha256": v.cfg.sha256()} for v in variants],
-                             model=described, weights=weights if described else None)
+                             backend=described, weights=weights if described else None)
     out = sys.stdout.buffer
     if jsonl:
         for rec in [prov, *render_rows, *model_rows, *([summary] if summary else [])]:
             out.write(dumps(rec))
     else:
-        out.write(sp.markdown(render_rows, model_rows, summary).encode("utf-8"))
+        out.write((provenance.markdown(prov) + "\n" + sp.markdown(render_rows, model_rows, summary)).encode("utf-8"))
     out.flush()

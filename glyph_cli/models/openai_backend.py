@@ -25,7 +25,7 @@ import orjson
 from glyph_cli import __version__
 from glyph_cli.errors import GlyphError, UsageError
 from glyph_cli.models.backend import Backend, Generation, Job, Sampling
-from glyph_cli.models.prompts import Part
+from glyph_cli.models.prompts import Part, chat_messages
 from glyph_cli.models.repetition import TextGuard
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -48,16 +48,11 @@ class RetryableError(GlyphError):
         self.retry_after = retry_after
 
 
-def chat_content(parts: list[Part]) -> list[dict]:
-    return [{"type": "image_url", "image_url": {"url": p.value}} if p.kind == "image"
-            else {"type": "text", "text": p.value} for p in parts]
-
-
 def request_body(model: str, parts: list[Part], sampling: Sampling) -> dict:
     """The chat completion request. top_k, repetition_penalty and min_tokens are vLLM/SGLang extensions."""
     body = {
         "model": model,
-        "messages": [{"role": "user", "content": chat_content(parts)}],
+        "messages": chat_messages(parts, "url"),
         "max_tokens": sampling.max_new_tokens,
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,

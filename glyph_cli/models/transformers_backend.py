@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 from glyph_cli import __version__, log
 from glyph_cli.errors import ConfigError, GlyphError, UsageError
 from glyph_cli.models.backend import Backend, Generation, Job, Sampling
-from glyph_cli.models.prompts import Part
+from glyph_cli.models.prompts import chat_messages
 from glyph_cli.models.repetition import repeating_tail
 from glyph_cli.streams.pages import PNG_DATA_URL
 
@@ -208,10 +208,6 @@ def _image(url: str):
     return Image.open(io.BytesIO(base64.b64decode(url[len(PNG_DATA_URL):]))).convert("RGB")
 
 
-def _chat_content(parts: list[Part]) -> list[dict]:
-    return [{"type": "image"} if p.kind == "image" else {"type": "text", "text": p.value} for p in parts]
-
-
 def _version(package: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -346,7 +342,7 @@ class TransformersBackend(Backend):
         return pad if pad is not None else min(self.end_ids)
 
     def _inputs(self, batch: list[Job]):
-        texts = [self.processor.apply_chat_template([{"role": "user", "content": _chat_content(job.parts)}],
+        texts = [self.processor.apply_chat_template(chat_messages(job.parts, "placeholder"),
                                                     add_generation_prompt=True, tokenize=False)
                  for job in batch]
         images = [_image(url) for job in batch for url in job.images]

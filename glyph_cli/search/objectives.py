@@ -134,10 +134,9 @@ class TaskObjective:
                 "tokenizer": self.rendering.tok.name, "tasks": [str(t["id"]) for t in self.tasks]}
 
     def evaluate(self, cfg: RenderConfig) -> Measurement:
+        from glyph_cli.bench.protocol import GLYPH
         from glyph_cli.bench.scoring import score_task
         from glyph_cli.models.backend import Job
-        from glyph_cli.models.parse import split_thinking
-        from glyph_cli.models.prompts import Part
 
         renderer = self.rendering.renderer(cfg)
         jobs = []
@@ -149,9 +148,7 @@ class TaskObjective:
             text_tokens += head["text_tokens"]
             visual += head["visual_tokens"][self.rendering.family]
             pages += head["pages"]
-            parts = [Part("text", task["instruction"].strip())] if task.get("instruction", "").strip() else []
-            parts += [Part("image", p["image"]) for p in records[1:]]
-            parts.append(Part("text", task["question"].strip()))
+            parts = GLYPH.parts(task, [p["image"] for p in records[1:]])
             jobs.append(Job(index, str(task["id"]), str(task["id"]), task["question"], parts, "pages",
                             head["pages"], {"task": task}))
         render_s = time.perf_counter() - started
@@ -160,7 +157,7 @@ class TaskObjective:
         for job, gen in self.backend.generate(jobs, ordered=True):
             if isinstance(gen, Exception):
                 raise GlyphError(f"task {job.qid}: {gen}")
-            scores.append(score_task(job.meta["task"], split_thinking(gen.raw, gen.reasoning).answer))
+            scores.append(score_task(job.meta["task"], GLYPH.prediction(gen.raw, gen.reasoning)))
         read_s = time.perf_counter() - started
         return Measurement(round(sum(scores) / len(scores), 6), round(text_tokens / visual, 6) if visual else 0.0,
                            pages, text_tokens, visual, render_s, read_s, {"tasks": len(scores)})

@@ -1,8 +1,8 @@
 """Examples -> model inputs, with the prompt `glyph ask` sends and labels on the target alone.
 
-The prompt is built by the transformers backend's own code (chat content from the template's
-parts, the model's chat template with the generation prompt, the processor with
-`add_special_tokens=False`), so training and `glyph ask` see the same tokens. The target's tokens
+The prompt is built as the transformers backend builds it (the chat message from
+glyph_cli.models.prompts.chat_messages, the model's chat template with the generation prompt, the
+processor with `add_special_tokens=False`), so training and `glyph ask` see the same tokens. The target's tokens
 and one end-of-turn token follow; every prompt position, image placeholders included, is masked
 out of the loss (-100). Rows are padded on the left; `mm_token_type_ids` (which transformers 5
 requires whenever images are present) is kept and padded like the ids.
@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 
 from glyph_cli.errors import ConfigError, GlyphError
-from glyph_cli.models.prompts import Part
-from glyph_cli.models.transformers_backend import _chat_content
+from glyph_cli.models.prompts import Part, chat_messages
 
 IGNORE = -100
 
@@ -25,13 +24,13 @@ def row_parts(row: dict) -> list[Part]:
 
 
 def prompt_text(processor, parts: list[Part]) -> str:
-    return processor.apply_chat_template([{"role": "user", "content": _chat_content(parts)}],
+    return processor.apply_chat_template(chat_messages(parts, "placeholder"),
                                          add_generation_prompt=True, tokenize=False)
 
 
 def chat_prompt(parts: list[Part]) -> list[dict]:
     """The user turn as a conversational prompt (for GRPO: trl fills the image placeholders)."""
-    return [{"role": "user", "content": _chat_content(parts)}]
+    return chat_messages(parts, "placeholder")
 
 
 def end_token_id(processor, end_token: str | None) -> int:

@@ -167,7 +167,6 @@ class ExampleBuilder:
         as_image[0] = True  # at least one page is seen as an image
         # The template's context slot holds the runs in document order: pages where shown as pages,
         # the run's text otherwise.
-        before, after = self.template.text.split("{context}")
         parts: list[Part] = []
         images: list[bytes] = []
         for page, image in zip(shown, as_image):
@@ -176,15 +175,10 @@ class ExampleBuilder:
                 images.append(page_bytes(page))
             else:
                 parts.append(Part("text", page_text(doc, page)))
-        parts = (self._text(before.replace("{question}", CONTINUE_QUESTION)) + parts
-                 + self._text(after.replace("{question}", CONTINUE_QUESTION)))
+        parts = self.template.parts(CONTINUE_QUESTION, context=parts)
         target = _cut(page_text(doc, pages[-1]), self.o.max_target_chars)
-        yield _example(f"{doc_id}:interleave", "interleave", doc, _merge(parts), images, target,
+        yield _example(f"{doc_id}:interleave", "interleave", doc, parts, images, target,
                        {"runs": ["page" if i else "text" for i in as_image] + ["target"]})
-
-    @staticmethod
-    def _text(text: str) -> list[Part]:
-        return [Part("text", text)] if text else []
 
     def _generate(self, doc_id: str, doc: dict, pages: list[dict]) -> Iterator[dict]:
         if len(pages) < 2:
@@ -218,16 +212,6 @@ class ExampleBuilder:
 
     def unclaimed(self) -> list:
         return self.pairing.unclaimed() if self.pairing else []
-
-
-def _merge(parts: list[Part]) -> list[Part]:
-    out: list[Part] = []
-    for p in parts:
-        if out and p.kind == "text" and out[-1].kind == "text":
-            out[-1] = Part("text", out[-1].value + p.value)
-        else:
-            out.append(p)
-    return out
 
 
 def build_examples(documents: Iterable[tuple[dict, list[dict]]], builder: ExampleBuilder,

@@ -11,8 +11,13 @@ score instruct examples, the OCR reward scores the auxiliary OCR examples.
 
 from __future__ import annotations
 
-from glyph_cli.bench.scoring import normalize_answer, qa_f1_score, string_match_part, strip_thinking
-from glyph_cli.models.parse import split_thinking
+from glyph_cli.bench.scoring import normalize_answer, qa_f1_score, string_match_part
+from glyph_cli.models.parse import THINK_CLOSE, split_thinking
+
+
+def answer_of(completion) -> str:
+    """The answer after the thinking block (glyph's one parser, glyph_cli.models.parse)."""
+    return split_thinking(completion_text(completion)).answer
 
 
 def completion_text(completion) -> str:
@@ -40,7 +45,7 @@ def _score(metric: str, prediction: str, answers: list[str]) -> float:
 
 def correctness_reward(metric: str):
     def answer_correctness(prompts, completions, task, answers, **_):
-        return [_score(metric, strip_thinking(completion_text(c)), refs) if t == "instruct" else None
+        return [_score(metric, answer_of(c), refs) if t == "instruct" else None
                 for c, t, refs in zip(completions, task, answers)]
 
     return answer_correctness
@@ -58,7 +63,7 @@ def judge_reward(backend, judge_prompt: str = (
         for i, (c, t, refs, q) in enumerate(zip(completions, task, answers, question)):
             if t != "instruct":
                 continue
-            text = judge_prompt.format(question=q, reference=refs[0], answer=strip_thinking(completion_text(c)))
+            text = judge_prompt.format(question=q, reference=refs[0], answer=answer_of(c))
             jobs.append(Job(len(jobs), str(i), str(i), text, [Part("text", text)], "text", None))
             rows.append(i)
         scores: list[float | None] = [None] * len(completions)
@@ -79,7 +84,7 @@ def format_reward(prompts, completions, task, **_):
             continue
         text = completion_text(c)
         parsed = split_thinking(text)
-        ok = parsed.thinking is not None and parsed.thinking_closed and text.count("</think>") == 1 and bool(parsed.answer)
+        ok = parsed.thinking is not None and parsed.thinking_closed and text.count(THINK_CLOSE) == 1 and bool(parsed.answer)
         out.append(1.0 if ok else 0.0)
     return out
 

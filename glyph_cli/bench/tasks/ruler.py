@@ -3,8 +3,10 @@
 Templates, needle sentence, noise haystack, task settings (RULER's scripts/synthetic.yaml), answer
 prefixes and generation budgets follow RULER. What differs, on purpose:
 
-- The context is kept apart from the instruction and the question, and few-shot examples are left
-  out: Glyph renders the context into pages and asks the question as text.
+- The context is kept apart from the instruction and the question, and the few-shot examples of vt
+  and cwe are not part of the task: Glyph renders the context into pages and asks the question as
+  text, without them. `fewshot()` makes RULER's example for a task, which `glyph bench accuracy
+  --protocol ruler` puts in front of the prompt (as text), outside the task's measured length.
 - Words come from glyph's own list (glyph_cli/data/bench_words.txt), not from `wonderwords`; a key
   is "word-word" as RULER's is "adjective-noun".
 - The essay haystack is any local prose the user names (RULER downloads Paul Graham's essays).
@@ -223,12 +225,12 @@ def _build_niah(name: str, spec: NiahSpec, seed: int, n: int, depths: Sequence[f
     )
 
 
-def _build_vt(name: str, spec: VtSpec, seed: int, n: int) -> Task:
+def _build_vt(name: str, spec: VtSpec, seed: int, n: int, name_len: int = 5) -> Task:
     rng = random.Random(seed)
     needed = spec.num_chains * (spec.num_hops + 1)
     names: list[str] = []
     while len(names) < needed:
-        var = "".join(rng.choices(string.ascii_uppercase, k=5))
+        var = "".join(rng.choices(string.ascii_uppercase, k=name_len))
         if var not in names:
             names.append(var)
     step = spec.num_hops + 1
@@ -254,16 +256,21 @@ def _build_vt(name: str, spec: VtSpec, seed: int, n: int) -> Task:
     )
 
 
+def _cwe_list(vocab: Sequence[str], num_cw: int, freq_cw: int, freq_ucw: int,
+              order_seed: int) -> tuple[str, list[str]]:
+    common, uncommon = list(vocab[:num_cw]), list(vocab[num_cw:])
+    listed = common * freq_cw + uncommon * freq_ucw
+    random.Random(order_seed).shuffle(listed)
+    return " ".join(f"{i + 1}. {word}" for i, word in enumerate(listed)), common
+
+
 def _build_cwe(name: str, spec: CweSpec, seed: int, n: int, target: int) -> Task:
     rng = random.Random(seed)
     order = list(words())
     rng.shuffle(order)
-    common, uncommon = order[:spec.num_cw], order[spec.num_cw:n]
     # RULER lowers the repetitions below 4K tokens so that the list still has room for words.
     freq_cw, freq_ucw = (spec.freq_cw, spec.freq_ucw) if target >= 4096 else (6, 1)
-    listed = common * freq_cw + uncommon * freq_ucw
-    random.Random(sample_seed(seed, "order", n)).shuffle(listed)
-    context = " ".join(f"{i + 1}. {word}" for i, word in enumerate(listed))
+    context, common = _cwe_list(order[:n], spec.num_cw, freq_cw, freq_ucw, sample_seed(seed, "order", n))
     return Task(
         id="", suite="ruler", task=name, context=context,
         instruction=CWE_INSTRUCTION, question=CWE_QUESTION.format(num_cw=spec.num_cw),
@@ -271,6 +278,42 @@ def _build_cwe(name: str, spec: CweSpec, seed: int, n: int, target: int) -> Task
         answers=common, metric="string_match_all", max_new_tokens=MAX_NEW_TOKENS[CweSpec],
         details={"haystack_units": n, "freq_common": freq_cw, "freq_uncommon": freq_ucw},
     )
+
+
+FEWSHOT_TASKS = ("vt", "cwe")
+VT_EXAMPLE_TOKENS = 500  # RULER sizes its variable-tracking example to 500 tokens
+
+
+def fewshot(record: dict, count: Counter) -> str:
+    """RULER's in-context example for a vt or cwe task record ("" for the other tasks), as RULER puts
+    it in front of the task prompt, the same for the same record.
+
+    vt: one solved chain task of 500 tokens (noise haystack, 3-letter variables, its own value), the
+    answer after its prefix, then a blank line. cwe: one solved word list (below 4K tokens 20 words,
+    10 of them 3 times; else 40 words, 10 of them 10 times, the rest 3 times), the answer numbered
+    after its prefix, then a newline.
+    """
+    spec = TASKS.get(str(record.get("task")))
+    seed = sample_seed(record.get("id"), record.get("seed"), "fewshot")
+    if isinstance(spec, VtSpec):
+        def build(n: int) -> Task:
+            task = _build_vt("vt", spec, seed, n, name_len=3)
+            task.max_new_tokens = 0
+            return task
+
+        example = _fit(build, count, VT_EXAMPLE_TOKENS, spec.num_chains * (spec.num_hops + 1), None,
+                       "ruler vt few-shot example")
+        return example.prompt_text() + example.answer_prefix + " " + " ".join(example.answers) + "\n\n"
+    if isinstance(spec, CweSpec):
+        rng = random.Random(seed)
+        short = int(record.get("target_length") or record.get("length") or 0) < 4096
+        n_words, freq_cw, freq_ucw = (20, 3, 1) if short else (40, 10, 3)
+        context, common = _cwe_list(rng.sample(words(), n_words), spec.num_cw, freq_cw, freq_ucw,
+                                    sample_seed(seed, "order"))
+        answer = " ".join(f"{i + 1}. {word}" for i, word in enumerate(common))
+        return (CWE_INSTRUCTION + context + CWE_QUESTION.format(num_cw=spec.num_cw)
+                + CWE_PREFIX.format(num_cw=spec.num_cw) + " " + answer + "\n")
+    return ""
 
 
 def _zeta(alpha: float) -> float:
@@ -359,8 +402,13 @@ def task_id(task: str, target_length: int, index: int) -> str:
 
 
 def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, index: int = 0,
-             depths: Sequence[float] | None = None, haystack: str | None = None, essay: Essay | None = None) -> Task:
+             depths: Sequence[float] | None = None, haystack: str | None = None, essay: Essay | None = None,
+             fewshot_room: bool = False) -> Task:
     """One RULER task of `target_length` tokens (as counted by `count`), the same for the same arguments.
+
+    With `fewshot_room`, a vt or cwe task leaves room for RULER's in-context example (`fewshot()`),
+    which then counts toward its length as RULER counts it: the task is sized for `glyph bench
+    accuracy --protocol ruler`, and its `length` is that protocol's prompt.
 
     `depths` (percent, one per needle) and `haystack` (noise | needle | essay) override RULER's
     settings for the needle tasks; an essay haystack needs `essay`.
@@ -386,12 +434,20 @@ def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, i
                      1, None, what)
     elif depths is not None or haystack is not None:
         raise UsageError(f"depths and haystack apply to the niah_* tasks, not {task}")
-    elif isinstance(spec, VtSpec):
-        built = _fit(lambda n: _build_vt(task, spec, seed_i, n), count, target_length,
-                     spec.num_chains * (spec.num_hops + 1), None, what)
-    elif isinstance(spec, CweSpec):
-        built = _fit(lambda n: _build_cwe(task, spec, seed_i, n, target_length), count, target_length,
-                     spec.num_cw + 1, len(words()), what)
+    elif isinstance(spec, (VtSpec, CweSpec)):
+        example = ""
+        if fewshot_room:
+            example = fewshot({"task": task, "id": task_id(task, target_length, index), "seed": seed,
+                               "target_length": target_length}, count)
+        fit_count = (lambda text: count(example + text)) if example else count
+        if isinstance(spec, VtSpec):
+            built = _fit(lambda n: _build_vt(task, spec, seed_i, n), fit_count, target_length,
+                         spec.num_chains * (spec.num_hops + 1), None, what)
+        else:
+            built = _fit(lambda n: _build_cwe(task, spec, seed_i, n, target_length), fit_count, target_length,
+                         spec.num_cw + 1, len(words()), what)
+        if example:
+            built.details.update(sized_for="ruler", fewshot_tokens=count(example))
     else:
         built = _fit(lambda n: _build_fwe(task, spec, seed_i, n, target_length), count, target_length,
                      100, None, what)
@@ -405,11 +461,13 @@ def generate(task: str, target_length: int, count: Counter, *, seed: int = 42, i
 
 
 def generate_suite(tasks: Iterable[str], lengths: Iterable[int], samples: int, count: Counter, *,
-                   seed: int = 42, haystack: str | None = None, essay: Essay | None = None) -> Iterator[Task]:
+                   seed: int = 42, haystack: str | None = None, essay: Essay | None = None,
+                   fewshot_room: bool = False) -> Iterator[Task]:
     """Every (task, length, index) combination, task-major, in a fixed order."""
     lengths = list(lengths)
     for name in tasks:
         for length in lengths:
             for index in range(samples):
                 yield generate(name, length, count, seed=seed, index=index,
-                               haystack=haystack if name.startswith("niah_") else None, essay=essay)
+                               haystack=haystack if name.startswith("niah_") else None, essay=essay,
+                               fewshot_room=fewshot_room)
