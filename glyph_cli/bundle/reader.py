@@ -131,9 +131,13 @@ class _Decompressed:
             self._buf += block
 
     def skip(self, n: int) -> None:
+        """Pass over `n` bytes without copying them out."""
         while n > 0:
-            step = min(n, 1 << 20)
-            self.read(step)
+            if self._at == len(self._buf):
+                self._fill(1)
+            step = min(n, len(self._buf) - self._at)
+            self._at += step
+            self.pos += step
             n -= step
 
     def restart(self) -> None:
