@@ -233,11 +233,14 @@ def _checked_pages(reader: BundleReader, workers: int,
     wants are rebuilt and checked in threads; the choice is made here, in order, ahead of them."""
     limits = reader.limits
 
+    pixels = reader.pixels
+
     def annotated():
         wanted = False
         for event in reader.events():
             if isinstance(event, DocEntry):
                 wanted = select is None or select(event.doc_id)
+                reader.pixels = pixels and wanted  # the pages of documents not wanted are skipped unread
             yield event, wanted
 
     def check(item):
