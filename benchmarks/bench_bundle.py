@@ -127,13 +127,18 @@ def ls_times(stream: Path, tmp: Path, copies: int) -> tuple[int, int, float, flo
     from glyph_cli.bundle.format import DEFAULT_LIMITS
 
     big = tmp / "big.jsonl"
+    docs = pages = 0
     with open(big, "wb") as out:
         for copy in range(copies):
             for line in open(stream, "rb"):
                 rec = orjson.loads(line)
+                if rec["type"] == "end":
+                    docs, pages = docs + rec["docs"], pages + rec["pages"]
+                    continue
                 key = "id" if rec["type"] == "doc" else "doc"
                 rec[key] = f"{copy}/{rec[key]}"
                 out.write(orjson.dumps(rec) + b"\n")
+        out.write(orjson.dumps({"type": "end", "v": 1, "docs": docs, "pages": pages}) + b"\n")
     bundle = tmp / "big.glyph"
     pack(big, bundle)
     start = time.perf_counter()
