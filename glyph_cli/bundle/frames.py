@@ -85,13 +85,14 @@ class _Counting:
 def zstd_settings(level: int, long_log: int) -> dict:
     """The zstd parameters a bundle is written with (recorded in its header).
 
-    Long-distance matches of 256+ bytes, hashed at 1 position in 256: in band layout those are
-    repeated words. On 72-dpi prose this finds most of what zstd --long's defaults (64, 1 in 128)
-    find at about half the CPU time (benchmarks/bench_bundle.py --sweep).
+    With a long window: long-distance matches of 256+ bytes, hashed at 1 position in 256, buckets
+    of 2 entries (in band layout those matches are repeated words). On 72-dpi prose that finds
+    most of what zstd --long's defaults (64, 1 in 128, buckets of 8) find at about a third of the
+    CPU time (docs/BUNDLE.md, Compression).
     """
     settings = {"level": level, "window_log": long_log, "checksum": True}
     if long_log:
-        settings.update(ldm_min_match=256, ldm_hash_rate_log=8)
+        settings.update(ldm_min_match=256, ldm_hash_rate_log=8, ldm_bucket_size_log=1)
     return settings
 
 
@@ -105,8 +106,8 @@ class FrameWriter:
         # zstd runs in the writing thread: deterministic, and with a long window its multi-threaded
         # mode spends more re-reading window overlaps than the page encoding it would overlap.
         s = zstd_settings(level, long_log)
-        ldm = {"enable_ldm": True, "ldm_min_match": s["ldm_min_match"],
-               "ldm_hash_rate_log": s["ldm_hash_rate_log"]} if long_log else {}
+        ldm = {"enable_ldm": True, "ldm_min_match": s["ldm_min_match"], "ldm_hash_rate_log": s["ldm_hash_rate_log"],
+               "ldm_bucket_size_log": s["ldm_bucket_size_log"]} if long_log else {}
         params = zstandard.ZstdCompressionParameters.from_level(
             level, window_log=long_log, write_checksum=True, **ldm)
         self._out = _Counting(out)

@@ -24,7 +24,7 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
     The scan goes past damage (a bundle cut short has no index): every intact document is listed
     with the totals, then a BundleError says what was missing and how to recover it.
     """
-    reader = BundleReader(fh, source=source, limits=limits, pixels=False, salvage=True)
+    reader = BundleReader(fh, source=source, limits=limits, pixels=False, salvage=True, texts=False)
     events = reader.events()
     totals = {"docs": 0, "pages": 0, "chars": 0, "text_tokens": 0, "visual_tokens": {}, "text_bytes": 0,
               "png_bytes": 0, "stored_bytes": 0}
@@ -37,8 +37,7 @@ def _scan(fh: IO[bytes], source: str, limits: Limits) -> Iterator[dict]:
         if isinstance(event, DocEntry):
             if line is not None:
                 yield line
-            rec = event.record
-            line = index_doc_line(event.n, rec, text_bytes=len(rec["text"].encode()), png_bytes=0, stored_bytes=0)
+            line = index_doc_line(event.n, event.stored, text_bytes=event.text_bytes, png_bytes=0, stored_bytes=0)
             _add(totals, line)
         elif isinstance(event, PageEntry) and line is not None:
             line["png_bytes"] += event.record["image"]["bytes"]

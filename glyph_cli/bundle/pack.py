@@ -95,9 +95,9 @@ def _doc_ids_in_bundle(path: str, limits: Limits) -> Iterator[str]:
                     yield line.get("id")
             return
         fh.seek(0)
-        for event in BundleReader(fh, source=display_name(path), limits=limits, pixels=False).events():
+        for event in BundleReader(fh, source=display_name(path), limits=limits, pixels=False, texts=False).events():
             if isinstance(event, DocEntry):
-                yield event.record.get("id")
+                yield event.doc_id
 
 
 class Packer:
@@ -230,9 +230,11 @@ class Packer:
             for event in reader.events():
                 if isinstance(event, DocEntry):
                     k += 1
-                    keep = self._admit(event.record.get("id"), f"{source}: document {event.n}", number, k)
+                    keep = self._admit(event.doc_id, f"{source}: document {event.n}", number, k)
                     if keep:
-                        self.writer.begin_document(*store_doc(event.record))
+                        record, text = event.record, event.text  # the text's bytes are reused, not encoded again
+                        event.release_text()
+                        self.writer.begin_document(*store_doc(record, text))
                 elif isinstance(event, PageEntry) and keep:
                     record, data, store = event.record, event.data, event.record["image"]["store"]
                     if to_png and store == "bands":

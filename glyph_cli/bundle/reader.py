@@ -8,6 +8,7 @@ on. Checking a page's pixels (rebuilding its PNG) is left to the caller so it ca
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import dataclass, field
 from typing import IO, Iterator
@@ -16,19 +17,55 @@ import orjson
 
 from glyph_cli.bundle import tarball
 from glyph_cli.bundle.format import DEFAULT_LIMITS, FORMAT, INDEX_NAME, VERSION, Limits, MemberName, parse_member_name
-from glyph_cli.bundle.frames import Footer, FrameError, FrameReader, read_footer
+from glyph_cli.bundle.frames import MAX_BLOCK, Footer, FrameError, FrameReader, read_footer
 from glyph_cli.bundle.pagecodec import PageCodecError, read_ihdr
-from glyph_cli.bundle.records import RecordError, check_meta, descriptor, restore_text
+from glyph_cli.bundle.records import RecordError, check_meta, descriptor
 from glyph_cli.errors import BundleError
 from glyph_cli.records import INDEX_DOC_FIELDS, INDEX_PAGE_FIELDS
 
 SALVAGE_HINT = "`glyph unpack --salvage` recovers every intact document"
 
 
-@dataclass
 class DocEntry:
-    n: int
-    record: dict  # the stream's doc record, text restored and checked
+    """A document whose record and text have been read and checked (sha256, size, UTF-8).
+
+    The text is kept as the UTF-8 bytes it is stored as (one copy, however large); `record`
+    decodes it into the stream's doc record on first use. `text` is None when the reader was asked
+    not to keep texts (they are still checked)."""
+
+    __slots__ = ("n", "stored", "text", "_record")
+
+    def __init__(self, n: int, stored: dict, text: bytearray | None):
+        self.n = n
+        self.stored = stored  # the stored doc record: `text` is its descriptor
+        self.text = text
+        self._record: dict | None = None
+
+    @property
+    def doc_id(self) -> object:
+        return self.stored.get("id")
+
+    @property
+    def text_bytes(self) -> int:
+        return self.stored["text"]["bytes"]
+
+    @property
+    def record(self) -> dict:
+        """The stream's doc record, text restored (decoded once, then cached)."""
+        if self._record is None:
+            if self.text is None:
+                raise ValueError("this bundle was read without its texts")
+            record = dict(self.stored)
+            record["text"] = str(self.text, "utf-8")
+            self._record = record
+        return self._record
+
+    def release_text(self) -> None:
+        """Drop the bytes once `record` holds the decoded text (halves what a large text costs)."""
+        self.text = None
+
+    def __repr__(self) -> str:
+        return f"DocEntry(n={self.n}, id={self.doc_id!r}, text_bytes={self.text_bytes})"
 
 
 @dataclass
@@ -69,6 +106,15 @@ class _Decompressed:
         self.pos = 0  # bytes of the tar stream read so far
 
     def read(self, n: int) -> bytes:
+        self._fill(n)
+        with memoryview(self._buf) as view:
+            out = bytes(view[self._at:self._at + n])
+        self._at += n
+        self.pos += n
+        return out
+
+    def _fill(self, n: int) -> None:
+        """At least `n` bytes buffered from `_at` on."""
         while len(self._buf) - self._at < n:
             block = next(self._blocks, None)
             if block is None:
@@ -83,15 +129,15 @@ class _Decompressed:
                 del self._buf[:self._at]
                 self._at = 0
             self._buf += block
-        out = bytes(self._buf[self._at:self._at + n])
-        self._at += n
-        self.pos += n
-        return out
 
     def skip(self, n: int) -> None:
+        """Pass over `n` bytes without copying them out."""
         while n > 0:
-            step = min(n, 1 << 20)
-            self.read(step)
+            if self._at == len(self._buf):
+                self._fill(1)
+            step = min(n, len(self._buf) - self._at)
+            self._at += step
+            self.pos += step
             n -= step
 
     def restart(self) -> None:
@@ -135,12 +181,13 @@ class BundleReader:
     """Documents and pages of one bundle. Iterate `events()` once."""
 
     def __init__(self, fh: IO[bytes], *, source: str = "bundle", limits: Limits = DEFAULT_LIMITS,
-                 salvage: bool = False, pixels: bool = True):
+                 salvage: bool = False, pixels: bool = True, texts: bool = True):
         self.fh = fh
         self.source = source
         self.limits = limits
         self.salvage = salvage
         self.pixels = pixels
+        self.texts = texts  # keep each document's text (False: checked, then dropped block by block)
         self.header: dict | None = None
         self.index_seen = False
         self.damages: list[Damage] = []
@@ -389,10 +436,41 @@ class BundleReader:
         desc = descriptor(doc.record, "text")
         if member.size != desc.get("bytes"):
             raise RecordError(f"text member is {member.size} bytes, the record says {desc.get('bytes')}")
-        data = self._data(src, member, self.limits.max_text_bytes, "a document's text")
-        record = restore_text(doc.record, data)
+        if member.size > self.limits.max_text_bytes:
+            self._data(src, member, self.limits.max_text_bytes, "a document's text")  # raises
+        # Read a block at a time: hashed and checked as UTF-8 on the way, and kept (if at all) in one
+        # buffer that grows with what was decompressed (so the expansion guard still acts before a
+        # bomb's declared size is allocated; large buffers grow in place, by mremap on Linux): a text
+        # costs about its size in memory once, or nothing.
+        hasher = hashlib.sha256()
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        text = bytearray() if self.texts else None
+        done = 0
+        utf8_ok = True
+        while done < member.size:
+            piece = src.read(min(member.size - done, MAX_BLOCK))
+            hasher.update(piece)
+            if utf8_ok:
+                try:
+                    utf8.decode(piece)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            if text is not None:
+                text += piece
+            done += len(piece)
+        if utf8_ok:
+            try:
+                utf8.decode(b"", True)
+            except UnicodeDecodeError:
+                utf8_ok = False
+        src.read(member.padded - member.size)
+        if hasher.hexdigest() != desc["sha256"]:
+            raise RecordError("text does not match its checksum")
+        if not utf8_ok:
+            raise RecordError("text is not UTF-8")
+        stored = doc.record
         doc.record = None
-        yield DocEntry(doc.n, record)
+        yield DocEntry(doc.n, stored, text)
 
     def _read_page(self, src: _Decompressed, member: tarball.Member, name: MemberName, doc: _Doc) -> None:
         if doc.record is not None or doc.page is not None:

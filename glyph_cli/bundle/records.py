@@ -28,8 +28,9 @@ class NotReproducible(RecordError):
         self.png = png
 
 
-def store_doc(record: dict) -> tuple[dict, bytes]:
-    """(stored doc record, text bytes). The record is changed in place."""
+def store_doc(record: dict, data: bytes | bytearray | None = None) -> tuple[dict, bytes]:
+    """(stored doc record, text bytes). The record is changed in place. `data`: the text's UTF-8
+    bytes when the caller already has them (a bundle being merged), so they are not made again."""
     text = record.get("text")
     if not isinstance(text, str):
         raise RecordError("doc record has no `text`: a bundle keeps the source text so it is lossless "
@@ -38,7 +39,8 @@ def store_doc(record: dict) -> tuple[dict, bytes]:
         check(record, "doc")
     except SchemaError as exc:
         raise RecordError(str(exc)) from None
-    data = text.encode("utf-8")
+    if data is None:
+        data = text.encode("utf-8")
     desc = {"sha256": sha256_hex(data), "bytes": len(data)}
     desc["meta"] = record_digest(record, "text", desc)
     record["text"] = desc
@@ -105,18 +107,6 @@ def check_meta(record: dict, field: str) -> dict:
     return desc
 
 
-def restore_text(record: dict, data: bytes) -> dict:
-    """The stream's doc record from a stored one and its text member (checked)."""
-    desc = descriptor(record, "text")
-    if len(data) != desc.get("bytes") or sha256_hex(data) != desc["sha256"]:
-        raise RecordError("text does not match its checksum")
-    try:
-        record["text"] = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RecordError("text is not UTF-8") from None
-    return record
-
-
 def restore_png(record: dict, data: bytes, limits: Limits) -> bytes:
     """The page's PNG, exactly as rendered (checked against its sha256)."""
     desc = descriptor(record, "image")
@@ -133,7 +123,9 @@ def restore_png(record: dict, data: bytes, limits: Limits) -> bytes:
             return data
         if store != "bands":
             raise RecordError(f"unknown page store {store!r}")
-        png = rebuild_png(data, desc, limits)  # raises when the stored pixels are damaged
+        # The sha256 covers the pixels too: their adler32 is checked only to tell damage (raises)
+        # from a deflate that gave other bytes (the second rebuild).
+        png = rebuild_png(data, desc, limits, check_pixels=False)
         if matches(png) or matches(png := rebuild_png(data, desc, limits)):
             return png
         raise NotReproducible(

@@ -8,12 +8,16 @@ all of it has been read and checked, so every intact document comes out and no d
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import sys
+import uuid
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
+
+import orjson
 
 from glyph_cli import log
 from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits, sha256_hex
@@ -52,10 +56,42 @@ def open_bundle(path: str, seekable: bool = False) -> Iterator[IO[bytes]]:
 # -- where documents go ---------------------------------------------------------------------------
 
 
+def write_record_line(write: Callable[[bytes], object], record: dict, field: str, text) -> None:
+    """Write `record` as one JSONL line (what `dumps` gives) with `record[field]` set to `text`, the
+    UTF-8 bytes of a string, escaped a block at a time: a large text is never held a second time,
+    as a str or as its JSON.
+
+    orjson escapes a string character by character (quote, backslash, control characters), so the
+    escaped blocks, cut at character boundaries, join to exactly the escaped whole."""
+    marker = f"glyph-text-{uuid.uuid4().hex}"
+    shell = dict(record)
+    shell[field] = marker
+    line = orjson.dumps(shell)
+    quoted = b'"' + marker.encode("ascii") + b'"'
+    if line.count(quoted) != 1:  # the marker also appears elsewhere (never in practice): the plain way
+        shell[field] = str(text, "utf-8")
+        write(orjson.dumps(shell) + b"\n")
+        return
+    before, after = line.split(quoted)
+    write(before + b'"')
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    with memoryview(text) as view:
+        for at in range(0, len(view), _ESCAPE_BLOCK):
+            piece = utf8.decode(view[at:at + _ESCAPE_BLOCK])
+            if piece:
+                with memoryview(orjson.dumps(piece)) as escaped:
+                    write(escaped[1:-1])
+    utf8.decode(b"", True)
+    write(b'"' + after + b"\n")
+
+
+_ESCAPE_BLOCK = 64 << 10  # orjson reserves ~16x a string's length for its output while it escapes
+
+
 class _Sink:
     """Receives checked documents. `commit` ends an intact one, `discard` drops a damaged one."""
 
-    def begin(self, record: dict) -> None: ...
+    def begin(self, entry: DocEntry) -> None: ...
 
     def page(self, record: dict, png: bytes) -> None: ...
 
@@ -79,10 +115,10 @@ class _StreamSink(_Sink):
     def _write(self, line: bytes) -> None:
         (self._held if self._held is not None else self.out).write(line)
 
-    def begin(self, record: dict) -> None:
+    def begin(self, entry: DocEntry) -> None:
         if self.hold:
             self._held = tempfile.SpooledTemporaryFile(max_size=64 << 20)
-        self._write(dumps(record))
+        write_record_line(self._write, entry.stored, "text", entry.text)
         self._pending = 0
 
     def page(self, record: dict, png: bytes) -> None:
@@ -117,15 +153,16 @@ class _DocumentsSink(_Sink):
     def __init__(self, out: IO[bytes]):
         self.out = out
 
-    def begin(self, record: dict) -> None:
-        doc = {"id": record.get("id"), "text": record["text"]}
+    def begin(self, entry: DocEntry) -> None:
+        record = entry.stored
+        doc = {"id": record.get("id"), "text": ""}
         meta = record.get("meta") or {}
         clash = [key for key in meta if key in doc]
         if clash:
             raise BundleError(f"document {record.get('id')!r}: its metadata has its own {clash[0]!r} field, "
                               "which a JSONL document cannot hold twice", "use --text --out DIR for the text files")
         doc.update(meta)
-        self.out.write(dumps(doc))
+        write_record_line(self.out.write, doc, "text", entry.text)
 
     def close(self, ok: bool) -> None:
         self.out.flush()
@@ -139,15 +176,15 @@ class _TextFilesSink(_Sink):
         self.directory = ensure_dir(directory)
         self._names: set[str] = set()
 
-    def begin(self, record: dict) -> None:
+    def begin(self, entry: DocEntry) -> None:
         from glyph_cli.streams.outdir import doc_dirname
 
-        name = f"{doc_dirname(str(record.get('id')))}.txt"
+        name = f"{doc_dirname(str(entry.doc_id))}.txt"
         if name in self._names:
-            raise BundleError(f"{self.directory}: two documents with the id {record.get('id')!r}",
+            raise BundleError(f"{self.directory}: two documents with the id {entry.doc_id!r}",
                               "glyph unpack --doc picks one")
         self._names.add(name)
-        write_bytes_atomic(self.directory / name, record["text"].encode())
+        write_bytes_atomic(self.directory / name, entry.text)
 
 
 class _PngFilesSink(_Sink):
@@ -157,21 +194,30 @@ class _PngFilesSink(_Sink):
         from glyph_cli.streams.outdir import PageDir
 
         self.out = PageDir(directory)
+        self._doc: DocEntry | None = None
         self._lines: list[bytes] = []
 
-    def begin(self, record: dict) -> None:
-        self._lines = [self.out.begin(record)]
+    def begin(self, entry: DocEntry) -> None:
+        shell = dict(entry.stored)
+        shell["text"] = ""
+        self.out.begin(shell)  # reserves the document's folder; its index line is written on commit
+        self._doc = entry
+        self._lines = []
 
     def page(self, record: dict, png: bytes) -> None:
         self._lines.append(self.out.page(record, png))
 
     def commit(self) -> None:
+        if self._doc is not None:
+            write_record_line(self.out.write, self._doc.stored, "text", self._doc.text)
         for line in self._lines:
             self.out.write(line)
+        self._doc = None
         self._lines = []
 
     def discard(self) -> None:
         self.out.drop()
+        self._doc = None
         self._lines = []
 
     def close(self, ok: bool) -> None:
@@ -187,11 +233,14 @@ def _checked_pages(reader: BundleReader, workers: int,
     wants are rebuilt and checked in threads; the choice is made here, in order, ahead of them."""
     limits = reader.limits
 
+    pixels = reader.pixels
+
     def annotated():
         wanted = False
         for event in reader.events():
             if isinstance(event, DocEntry):
-                wanted = select is None or select(event.record)
+                wanted = select is None or select(event.doc_id)
+                reader.pixels = pixels and wanted  # the pages of documents not wanted are skipped unread
             yield event, wanted
 
     def check(item):
@@ -261,27 +310,27 @@ class Unpacker:
         """("begin", doc record), ("page", page record, png), then ("commit",) for an intact document
         or ("discard",) for a damaged one, in bundle order."""
         current: DocEntry | None = None
-        select = None if self.selected is None else (lambda record: record.get("id") in self.selected)
+        select = None if self.selected is None else (lambda doc_id: doc_id in self.selected)
         with log.progress(desc="unpack", unit="page") as bar:
             for event, wanted, png in _checked_pages(reader, self.workers, select):
                 if isinstance(event, DocEntry):
                     current = None
                     if wanted:
-                        found.add(event.record.get("id"))
+                        found.add(event.doc_id)
                         current = event
-                        yield ("begin", event.record)
+                        yield ("begin", event)
                 elif isinstance(event, PageEntry):
                     if current is None or event.n != current.n:
                         continue
                     if isinstance(png, NotReproducible) and self.salvage:
-                        log.warn(f"{self.source}: document {event.n} ({current.record.get('id')!r}): page "
+                        log.warn(f"{self.source}: document {event.n} ({current.doc_id!r}): page "
                                  f"{event.index}: {png}; wrote a PNG with the same pixels and its own sha256")
                         result.reencoded += 1
                         if "sha256" in event.record:
                             event.record["sha256"] = sha256_hex(png.png)
                         png = png.png
                     elif isinstance(png, RecordError):
-                        damage = reader.mark_damaged(event.n, current.record.get("id"), f"page {event.index}: {png}")
+                        damage = reader.mark_damaged(event.n, current.doc_id, f"page {event.index}: {png}")
                         log.warn(f"{self.source}: damaged: {damage.message}")
                         yield ("discard",)
                         current = None
@@ -314,7 +363,8 @@ class Unpacker:
             for event in self._documents(reader, result, set()):
                 kind = event[0]
                 if kind == "begin":
-                    doc, pages = event[1], []
+                    doc, pages = event[1].record, []
+                    event[1].release_text()
                 elif kind == "page":
                     pages.append(restore_page(event[1], event[2]))
                 elif kind == "commit":
@@ -334,13 +384,13 @@ def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> U
     result = UnpackResult()
     source = display_name(path)
     with open_bundle(path, seekable=True) as fh:
-        reader = BundleReader(fh, source=source, limits=limits, salvage=True)
+        reader = BundleReader(fh, source=source, limits=limits, salvage=True, texts=False)
         damaged: set[int] = set()
         ids: dict[object, int] = {}  # document id -> the number of its first copy
         with log.progress(desc="verify", unit="page") as bar:
             for event, _wanted, png in _checked_pages(reader, threads or default_threads()):
                 if isinstance(event, DocEntry):
-                    doc_id = event.record.get("id")
+                    doc_id = event.doc_id
                     if doc_id in ids:  # a bundle's ids are unique: glyph pack never writes a second copy
                         reader.mark_damaged(event.n, doc_id, f"duplicate document id (document {ids[doc_id]} "
                                             "has it too)")

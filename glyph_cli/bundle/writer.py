@@ -36,7 +36,7 @@ def default_threads() -> int:
 @dataclass(frozen=True)
 class PackOptions:
     level: int = 3
-    long: int = MAX_WINDOW_LOG  # log2 of the long-distance window; 0: off
+    long: int = 0  # log2 of the long-distance window (up to MAX_WINDOW_LOG); 0: off, the level's own window
     threads: int = 0  # page-encoding threads; 0: one per CPU, at most 8. The output does not depend on it
     pages: str = "bands"
     frame_mib: int = 64  # a frame closes at the first document end past this much data

@@ -13,8 +13,8 @@ from glyph_cli import log
 def pack(
     inputs: List[str] = typer.Argument(None, help="Page streams (JSONL; .gz/.zst by extension) or .glyph bundles to merge; '-' or none reads stdin."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Bundle file, written to a temporary name and renamed when complete. Default: stdout (never a terminal)."),
-    level: int = typer.Option(3, "--level", "-l", help="zstd level, 1-22. 3 packs 72-dpi pages at ~13 KB each; higher is smaller and slower."),
-    long: int = typer.Option(27, "--long", help="zstd long-distance window as log2 bytes (27 = 128 MiB, the most `tar --zstd` reads without flags); 0 turns it off. It finds words repeated across pages: about 40% smaller, ~2x the CPU."),
+    level: int = typer.Option(3, "--level", "-l", help="zstd level, 1-22. 3 packs 72-dpi prose pages at ~9 KB each; 5 at ~7 KB for ~25% more CPU (docs/BUNDLE.md)."),
+    long: int = typer.Option(0, "--long", help="zstd long-distance window as log2 bytes (27 = 128 MiB, the most `tar --zstd` reads without flags); 0 (default) turns it off. 27 finds words repeated across pages: about 25% smaller, ~20% more pack CPU."),
     threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads encoding pages (zstd runs beside them); 0 = one per CPU (at most 8). The output is the same for any value."),
     pages: str = typer.Option("bands", "--pages", help="bands: store scanlines and rebuild the exact PNG on unpack (small); png: store the PNG bytes as they are (portable, ~5x bigger)."),
     frame_size: int = typer.Option(64, "--frame-size", min=1, help="MiB of data per zstd frame (frames end at document boundaries). Damage loses at most one frame; smaller frames cost a little ratio."),
