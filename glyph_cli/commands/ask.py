@@ -14,8 +14,8 @@ from glyph_cli.errors import UsageError
 
 def ask(
     inputs: Optional[List[str]] = typer.Argument(
-        None, help="Page streams (glyph render output), or input documents with --preset/--render-config. "
-                   "'-' or none: stdin."),
+        None, help="Page streams (glyph render output) or bundles (glyph pack output), or input documents "
+                   "with --preset/--config. '-' or none: stdin."),
     question: Optional[List[str]] = typer.Option(None, "--question", "-q", help="Ask this of every document (repeatable)."),
     questions: Optional[str] = typer.Option(None, "--questions", help='JSONL of {"id", "doc", "question", ...}: '
                                                                       "each question asked of its document."),
@@ -48,16 +48,18 @@ def ask(
     unordered: bool = typer.Option(False, "--unordered", help="Write answers as they finish, not in input order."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Inputs are documents: render them with this "
                                          "preset (glyph, dpi72, dpi96, dpi120), as glyph render does."),
-    render_config: Optional[Path] = typer.Option(None, "--render-config",
-                                                 help="Inputs are documents: render them with this config file."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="Inputs are documents: render them with this config file."),
+    config_old: Optional[Path] = opt.deprecated("--render-config"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE render setting for documents (repeatable)."),
-    input_format: str = typer.Option("auto", "--format", help="Documents: auto, jsonl or text."),
+    input_format: opt.InputFormat = opt.INPUT_FORMAT,
+    format_old: Optional[opt.InputFormat] = opt.deprecated("--format"),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Text tokenizer for rendered doc records."),
     text_field: str = typer.Option("text", "--text-field", help="Documents' text field."),
     id_field: str = typer.Option("id", "--id-field", help="Documents' id field."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write answers here (atomically), not stdout."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail: stop at the first failed question; "
-                                 "skip: report it on stderr and go on (exit 1 at the end)."),
+    output: Optional[Path] = opt.output_file("Write answers here (atomically), not stdout."),
+    on_error: opt.OnError = opt.on_error("fail: stop at the first failed question; skip: report it on stderr "
+                                         "and go on (exit 1 at the end)."),
 ) -> int:
     """Ask a vision-language model about documents' pages (or, with --as-text, their text).
 
@@ -74,7 +76,9 @@ def ask(
     from glyph_cli.streams.io import AtomicFile, dumps, stdout_binary
     from glyph_cli.inputs import iter_inputs
 
-    policy = log.ErrorPolicy(on_error)
+    render_config = opt.renamed(config, config_old, "-c/--config", "--render-config")
+    input_format = opt.renamed(input_format, format_old, "--input-format", "--format", opt.InputFormat.auto)
+    policy = opt.policy(on_error)
     if bool(question) == bool(questions):
         raise UsageError("give questions with -q TEXT or --questions FILE (one of the two)")
     if questions == "-" and (not inputs or "-" in inputs):
@@ -100,7 +104,7 @@ def ask(
 
     engine = build(backend_options, sampling)
     documents = iter_inputs(inputs or [], render=render, text_only=as_text, policy=policy, tokenizer=tokenizer,
-                            input_format=input_format, text_field=text_field, id_field=id_field)
+                            input_format=input_format.value, text_field=text_field, id_field=id_field)
     summary = Summary()
     records = ask_questions(documents, engine, asked, template=prompt_template, as_text=as_text,
                             ordered=not unordered, policy=policy, summary=summary)

@@ -35,7 +35,7 @@ def compression(
     jsonl: bool = typer.Option(False, "--jsonl", help="Write JSONL results to stdout instead of the Markdown table."),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field holding the text."),
     id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a bad input record."),
+    on_error: opt.OnError = opt.on_error("fail | skip a bad input record."),
 ) -> None:
     """Compression (text tokens / visual tokens) per document and config, optionally OCR readability."""
     from glyph_cli.bench import compression as cb
@@ -46,7 +46,7 @@ def compression(
 
     if family not in FAMILIES:
         raise UsageError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
-    policy = log.ErrorPolicy(on_error)
+    policy = opt.policy(on_error)
     variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
     run = cb.CompressionBench(variants, tokenizer=tokenizer, reader=reader, ocr_workers=ocr_workers)
     prov = provenance.record("compression", inputs=list(inputs or []) or ["<embedded sample>"], **run.describe())
@@ -94,7 +94,7 @@ def tasks(
     dataset: List[str] = typer.Option([], "--dataset", help="LongBench datasets to keep (default: all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    output: Optional[Path] = opt.output_file("Write here (atomically) instead of stdout."),
 ) -> None:
     """Write a suite as task records: input documents for `glyph render`, questions and answers as metadata."""
     from glyph_cli.bench import suites
@@ -156,7 +156,7 @@ def accuracy(
     text_only: bool = typer.Option(False, "--text-only", help="Ask only the plain-text prompt."),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the compression ratios."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the summary table and JSONL here too."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a question the backend failed."),
+    on_error: opt.OnError = opt.on_error("fail | skip a question the backend failed."),
 ) -> int:
     """Ask every task through a backend, score it officially, report score and compression per length."""
     from glyph_cli.bench import accuracy as acc
@@ -164,7 +164,7 @@ def accuracy(
     from glyph_cli.models.backend import Sampling
     from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
 
-    policy = log.ErrorPolicy(on_error)
+    policy = opt.policy(on_error)
     arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
     if as_text or text_only:
         arms.append(acc.Arm(acc.TEXT_ARM, None))
