@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glyph_cli.bundle.format import Limits
+from glyph_cli.pngchunk import chunk as _chunk  # the one PNG chunk writer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -335,10 +336,6 @@ class PageEncoder:
                 return encoder, level
         self._known.setdefault(kind, None)
         return None
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
 def rebuild_scanlines(data: bytes, params: dict, limits: Limits) -> tuple[bytes, bytes, bytes]:
