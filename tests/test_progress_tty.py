@@ -1,0 +1,91 @@
+"""Two glyph progress bars on one terminal (a pty): each keeps a row of its own and every redraw
+reaches the terminal whole, so neither garbles the other (`glyph render | glyph pack`)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+
+from conftest import REPO
+
+CHILD = """
+import sys
+from glyph_cli import log
+log.settings.progress = True
+name, steps = sys.argv[1], int(sys.argv[2])
+bar = log.progress(total=steps, desc=name, unit="x", mininterval=0, miniters=1)
+print("ready", flush=True)
+sys.stdin.read(1)  # both bars are open before either moves
+for _ in range(steps):
+    bar.update(1)
+bar.close()
+log.info(name + " done")
+"""
+
+TOKEN = re.compile(r"\r|\n|\x1b\[A|\x1b\[K|\x1b\[J|[^\r\n\x1b]+")
+
+
+def test_two_bars_on_one_terminal_do_not_garble_each_other():
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
+    env.pop("CI", None)
+    # alpha is short: its closing message comes while beta still draws (as render's before pack's)
+    kids = [subprocess.Popen([sys.executable, "-c", CHILD, name, str(steps)], stdin=subprocess.PIPE, stderr=slave,
+                             stdout=subprocess.PIPE, env=env) for name, steps in (("alpha", 40), ("beta", 400))]
+    os.close(slave)
+    out = bytearray()
+    for kid in kids:  # read the pty meanwhile: a full pty would stall a child before it is ready
+        while not select.select([kid.stdout], [], [], 0.05)[0]:
+            if select.select([master], [], [], 0)[0]:
+                out += os.read(master, 65536)
+        assert kid.stdout.readline() == b"ready\n"
+    for kid in kids:
+        kid.stdin.write(b"g")
+        kid.stdin.close()
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the pty closed: both children are gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert [kid.wait(60) for kid in kids] == [0, 0]
+    os.close(master)
+    text = out.decode("utf-8", "replace")
+
+    # rows counted from the cursor's home, which only a message's newline moves for good
+    row, home, message = 0, 0, False
+    rows, bars = {"alpha": set(), "beta": set()}, {"alpha": 0, "beta": 0}
+    for token in TOKEN.findall(text):
+        if token == "\n":
+            row += 1
+            home += message
+            message = False
+        elif token == "\x1b[A":
+            row -= 1
+        elif token in ("\r", "\x1b[K", "\x1b[J") or not token.strip():
+            continue
+        else:
+            m = re.fullmatch(r"(alpha|beta): +\d+%\|[^|]*\| (\d+)/(40|400) \[[^\]]*\]\s*", token)
+            if m is None:  # a line that is not one whole bar: a message, or a garbled redraw
+                assert token in ("alpha done", "beta done"), repr(token)
+                message = True
+                continue
+            rows[m[1]].add(row - home)
+            bars[m[1]] += 1
+    # many redraws each, every one whole and on its process's own row, the two rows different
+    assert bars["alpha"] > 20 and bars["beta"] > 20, bars
+    assert len(rows["alpha"]) == 1 and len(rows["beta"]) == 1, rows
+    assert rows["alpha"] != rows["beta"]
