@@ -107,6 +107,28 @@ def refuse_non_bundle(path: str) -> None:
     raise BundleError(f"{display_name(path)}: not a glyph bundle (not the start of a zstd frame); {what}")
 
 
+def document_count(paths: list[str]) -> int | None:
+    """How many documents `paths` hold, where that is known without reading them: bundle files,
+    from their index. None when any input is stdin, a page stream or documents (or the index is
+    missing or damaged: the read itself then says so)."""
+    from glyph_cli.bundle.reader import read_index
+
+    total = 0
+    for path in paths or [STDIO]:
+        if path == STDIO or input_kind(path) != BUNDLE:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                lines = read_index(fh, path)
+                end = next((line for line in lines or () if line.get("type") == "end"), None)
+        except (GlyphError, OSError, ValueError):
+            return None
+        if end is None or not isinstance(end.get("docs"), int):
+            return None
+        total += end["docs"]
+    return total
+
+
 def page_pairs(paths: list[str], pages: bool = True) -> Iterator[tuple[dict, list[dict]]]:
     """(doc record, page records) of page streams and page bundles, each input by what it holds;
     `pages=False` spares a bundle rebuilding its pages (the lists are then empty)."""

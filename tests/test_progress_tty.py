@@ -89,3 +89,22 @@ def test_two_bars_on_one_terminal_do_not_garble_each_other():
     assert bars["alpha"] > 20 and bars["beta"] > 20, bars
     assert len(rows["alpha"]) == 1 and len(rows["beta"]) == 1, rows
     assert rows["alpha"] != rows["beta"]
+
+
+def test_ask_bar_knows_its_total_where_the_inputs_tell_it(tmp_path):
+    from conftest import run_glyph
+    from glyph_cli.commands.ask import _answers_expected
+    from glyph_cli.inputs import document_count
+    from glyph_cli.models.ask import Question
+    from page_streams import page_stream
+
+    stream = page_stream([("a", "alpha", 1), ("b", "beta", 2), ("c", "gamma", 1)])
+    (tmp_path / "p.jsonl").write_bytes(stream)
+    (tmp_path / "x.glyph").write_bytes(run_glyph("pack", input=stream, check=True).stdout)
+    bundle, pages = str(tmp_path / "x.glyph"), str(tmp_path / "p.jsonl")
+    assert document_count([bundle, bundle]) == 6 and document_count([pages]) is None and document_count([]) is None
+    every = [Question("0", "Q?"), Question("1", "R?")]
+    assert _answers_expected(every, [bundle], True) == 6  # two questions of each of three documents
+    assert _answers_expected(every, [pages], True) is None  # a page stream's length is unknown until read
+    assert _answers_expected([Question("q", "Q?", doc="b")], [pages], True) == 1
+    assert _answers_expected(every, [bundle], False) is None  # no bar: nothing read for it

@@ -12,6 +12,19 @@ from glyph_cli.commands import options as opt
 from glyph_cli.errors import UsageError
 
 
+def _answers_expected(asked, inputs: list[str], wanted: bool) -> int | None:
+    """The bar's total where it is known: a questions file's questions that name their document,
+    or -q questions times the documents of bundle files (from their index)."""
+    if not wanted:
+        return None
+    if all(q.doc is not None for q in asked):
+        return len(asked)
+    from glyph_cli.inputs import document_count
+
+    docs = document_count(inputs)
+    return None if docs is None else docs * len(asked)
+
+
 def ask(
     inputs: Optional[List[str]] = typer.Argument(
         None, help="Page streams (glyph render output) or bundles (glyph pack output), or input documents "
@@ -108,7 +121,7 @@ def ask(
     summary = Summary()
     records = ask_questions(documents, engine, asked, template=prompt_template, as_text=as_text,
                             ordered=not unordered, policy=policy, summary=summary)
-    bar = log.progress(desc="ask", unit="q")
+    bar = log.progress(total=_answers_expected(asked, inputs or [], log.progress_enabled()), desc="ask", unit="q")
     try:
         if output is not None:
             with AtomicFile(output) as out:
