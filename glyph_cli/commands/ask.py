@@ -25,6 +25,7 @@ def _answers_expected(asked, inputs: list[str], wanted: bool) -> int | None:
     return None if docs is None else docs * len(asked)
 
 
+@opt.backend_parameters(after="questions")
 def ask(
     inputs: Optional[List[str]] = typer.Argument(
         None, help="Page streams (glyph render output) or bundles (glyph pack output), or input documents "
@@ -32,20 +33,6 @@ def ask(
     question: Optional[List[str]] = typer.Option(None, "--question", "-q", help="Ask this of every document (repeatable)."),
     questions: Optional[str] = typer.Option(None, "--questions", help='JSONL of {"id", "doc", "question", ...}: '
                                                                       "each question asked of its document."),
-    backend: Optional[opt.BackendName] = opt.BACKEND,
-    model: Optional[str] = opt.MODEL,
-    base_url: Optional[str] = opt.BASE_URL,
-    api_key_env: str = opt.API_KEY_ENV,
-    concurrency: int = opt.CONCURRENCY,
-    max_images: Optional[int] = opt.MAX_IMAGES,
-    timeout: float = opt.TIMEOUT,
-    retries: int = opt.RETRIES,
-    backoff: float = opt.BACKOFF,
-    batch_size: int = opt.BATCH_SIZE,
-    device: opt.Device = opt.DEVICE,
-    dtype: opt.Dtype = opt.DTYPE,
-    attn: str = opt.ATTN,
-    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy, as Glyph is evaluated."),
     top_k: int = typer.Option(1, "--top-k", help="1: greedy; 0: off."),
@@ -73,6 +60,7 @@ def ask(
     output: Optional[Path] = opt.output_file("Write answers here (atomically), not stdout."),
     on_error: opt.OnError = opt.on_error("fail: stop at the first failed question; skip: report it on stderr "
                                          "and go on (exit 1 at the end)."),
+    backend_params: Optional[dict] = None,
 ) -> int:
     """Ask a vision-language model about documents' pages (or, with --as-text, their text).
 
@@ -96,7 +84,7 @@ def ask(
         raise UsageError("give questions with -q TEXT or --questions FILE (one of the two)")
     if questions == "-" and (not inputs or "-" in inputs):
         raise UsageError("stdin cannot hold both the documents and --questions")
-    backend_options = opt.backend_from(locals())
+    backend_options = opt.backend_from(backend_params)
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                         repetition_penalty=repetition_penalty, seed=seed, repeat_window=repeat_window)
     prompt_template = Template.load(template) if template else None

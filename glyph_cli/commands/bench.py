@@ -131,23 +131,10 @@ def tasks(
 
 
 @bench.command("accuracy")
+@opt.backend_parameters(after="results")
 def accuracy(
     task_files: List[str] = typer.Argument(..., help="Task files written by `glyph bench tasks`."),
     results: Path = typer.Option(..., "--results", "-r", help="Results JSONL: appended to, and resumed from."),
-    backend: Optional[opt.BackendName] = opt.BACKEND,
-    model: Optional[str] = opt.MODEL,
-    base_url: Optional[str] = opt.BASE_URL,
-    api_key_env: str = opt.API_KEY_ENV,
-    concurrency: int = opt.CONCURRENCY,
-    max_images: Optional[int] = opt.MAX_IMAGES,
-    timeout: float = opt.TIMEOUT,
-    retries: int = opt.RETRIES,
-    backoff: float = opt.BACKOFF,
-    batch_size: int = opt.BATCH_SIZE,
-    device: opt.Device = opt.DEVICE,
-    dtype: opt.Dtype = opt.DTYPE,
-    attn: str = opt.ATTN,
-    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     max_new_tokens: int = typer.Option(8192, "--max-new-tokens", help="Token limit per answer (Glyph: 8192)."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="Render the contexts with this preset (repeatable)."),
     config: List[str] = typer.Option([], "--config", "-c", help="Render the contexts with this config (repeatable)."),
@@ -157,6 +144,7 @@ def accuracy(
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the compression ratios."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the summary table and JSONL here too."),
     on_error: opt.OnError = opt.on_error("fail | skip a question the backend failed."),
+    backend_params: Optional[dict] = None,
 ) -> int:
     """Ask every task through a backend, score it officially, report score and compression per length."""
     from glyph_cli.bench import accuracy as acc
@@ -168,7 +156,7 @@ def accuracy(
     arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
     if as_text or text_only:
         arms.append(acc.Arm(acc.TEXT_ARM, None))
-    backend_options = opt.backend_from(locals())
+    backend_options = opt.backend_from(backend_params)
     tasks = acc.read_tasks(task_files)
     from glyph_cli.models.registry import build
 
@@ -198,6 +186,7 @@ def accuracy(
 
 
 @bench.command("speed")
+@opt.backend_parameters(after="backend", exclude=("backend", "concurrency"))
 def speed(
     inputs: List[str] = typer.Argument(None, help="Documents or page streams; none: the embedded sample."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to time (repeatable)."),
@@ -208,22 +197,11 @@ def speed(
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the text token counts."),
     backend: Optional[opt.BackendName] = typer.Option(
         None, "--backend", "-b", help="Also time a model (default: openai when --base-url is given)."),
-    model: Optional[str] = opt.MODEL,
-    base_url: Optional[str] = opt.BASE_URL,
-    api_key_env: str = opt.API_KEY_ENV,
-    max_images: Optional[int] = opt.MAX_IMAGES,
-    timeout: float = opt.TIMEOUT,
-    retries: int = opt.RETRIES,
-    backoff: float = opt.BACKOFF,
-    batch_size: int = opt.BATCH_SIZE,
-    device: opt.Device = opt.DEVICE,
-    dtype: opt.Dtype = opt.DTYPE,
-    attn: str = opt.ATTN,
-    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
                                 "config, labelled so in the results."),
     new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSONL results on stdout instead of Markdown."),
+    backend_params: Optional[dict] = None,
 ) -> None:
     """Render throughput on this machine; with a backend, prefill and decode of text vs pages."""
     from glyph_cli.bench import compression as cb
@@ -238,8 +216,8 @@ def speed(
     if repeat < 1 or rounds < 1:
         raise UsageError("--repeat and --rounds must be at least 1")
     backend_options = None
-    if backend or base_url:  # one request at a time: timings of requests in flight together are not comparable
-        backend_options = opt.backend_from(locals(), concurrency=1)
+    if backend or backend_params["base_url"]:  # one request at a time: requests in flight together time badly
+        backend_options = opt.backend_from({**backend_params, "backend": backend}, concurrency=1)
     policy = log.ErrorPolicy("fail")
     docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
             for d in cb.documents(list(inputs or []), policy)]

@@ -147,6 +147,41 @@ def policy(choice):
 
 BACKEND_PARAMS = ("backend", "model", "base_url", "api_key_env", "concurrency", "max_images", "timeout", "retries",
                   "backoff", "batch_size", "device", "dtype", "attn", "trust_remote_code")
+_BACKEND_DECLARED = {
+    "backend": (Optional[BackendName], BACKEND), "model": (Optional[str], MODEL),
+    "base_url": (Optional[str], BASE_URL), "api_key_env": (str, API_KEY_ENV), "concurrency": (int, CONCURRENCY),
+    "max_images": (Optional[int], MAX_IMAGES), "timeout": (float, TIMEOUT), "retries": (int, RETRIES),
+    "backoff": (float, BACKOFF), "batch_size": (int, BATCH_SIZE), "device": (Device, DEVICE),
+    "dtype": (Dtype, DTYPE), "attn": (str, ATTN), "trust_remote_code": (bool, TRUST_REMOTE_CODE),
+}
+
+
+def backend_parameters(after: str, exclude: tuple[str, ...] = ()):
+    """Decorator: the shared backend options join a command's parameters (after `after`, in `--help`
+    too), and the command receives their values as one dict, its `backend_params` parameter. Written
+    once here, so ask, bench accuracy and bench speed cannot drift apart."""
+    import functools
+    import inspect
+
+    names = [n for n in BACKEND_PARAMS if n not in exclude]
+
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.name != "backend_params"]
+        at = [p.name for p in params].index(after) + 1
+        params[at:at] = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=_BACKEND_DECLARED[n][1],
+                                           annotation=_BACKEND_DECLARED[n][0]) for n in names]
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            given = {n: kwargs.pop(n) for n in names}
+            return fn(**kwargs, backend_params=given)
+
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {**fn.__annotations__, **{n: _BACKEND_DECLARED[n][0] for n in names}}
+        return command
+
+    return wrap
 
 
 def backend_from(params: dict, **overrides):
