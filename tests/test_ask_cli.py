@@ -5,17 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from fake_openai_server import FakeServer
 from page_streams import page_stream
 
 DOCS = [("a", "Alpha text.", 1), ("b", "Bravo text.", 2), ("c", "Charlie text.", 3)]
-
-
-@pytest.fixture
-def server():
-    srv = FakeServer().start()
-    yield srv
-    srv.stop()
 
 
 def lines(out: bytes) -> list[dict]:

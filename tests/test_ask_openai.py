@@ -19,13 +19,6 @@ from page_streams import documents
 DOCS = [("a", "Alpha text.", 1), ("b", "Bravo text.", 2), ("c", "Charlie text.", 3)]
 
 
-@pytest.fixture
-def server():
-    srv = FakeServer().start()
-    yield srv
-    srv.stop()
-
-
 def backend(srv: FakeServer, **kwargs) -> OpenAIBackend:
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("timeout", 5)
