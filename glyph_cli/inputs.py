@@ -89,6 +89,10 @@ def refuse_non_bundle(path: str) -> None:
     from glyph_cli.streams.io import display_name
 
     if path == STDIO:
+        if sys.stdin.isatty():  # `glyph ls` typed alone: reading the keyboard would wait forever
+            from glyph_cli.errors import UsageError
+
+            raise UsageError("no bundle given: name a bundle file, or redirect stdin from one (< x.glyph)")
         stdin = sys.stdin.buffer
         if not hasattr(stdin, "peek"):
             return

@@ -36,3 +36,18 @@ def test_on_duplicate_says_what_it_did(tmp_path):
         proc = run_glyph("pack", "--on-duplicate", policy, "-o", str(tmp_path / f"{policy}.glyph"),
                          input=stream + stream)
         assert proc.returncode == 0 and b"1 duplicate document(s) " + said in proc.stderr, proc.stderr
+
+
+def test_a_bundle_command_typed_alone_does_not_wait_on_the_keyboard():
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        for command in ("ls", "verify", "unpack"):
+            proc = subprocess.run([sys.executable, "-m", "glyph_cli", command], stdin=slave, capture_output=True,
+                                  env=glyph_env(), timeout=120)
+            assert proc.returncode == 2 and b"no bundle given" in proc.stderr, proc.stderr
+    finally:
+        os.close(master)
+        os.close(slave)
