@@ -56,6 +56,7 @@ def progress_enabled() -> bool:
 # the cursor is always back home between them.
 
 MAX_SLOTS = 16
+INPUT_POLL_S = 0.1  # how often an input bar reads the offsets of its files
 _terminal = None  # the _Terminal while a bar of this process is open
 
 
@@ -68,6 +69,8 @@ class _Terminal:
         key = hashlib.sha256(os.ttyname(fd).encode()).hexdigest()[:16]
         folder = os.path.join(tempfile.gettempdir(), f"glyph-bars-{os.getuid()}")
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid():  # someone else's folder: draw without sharing
+            raise OSError(f"{folder} belongs to another user")
         self.prefix = os.path.join(folder, key)
         self.draw_fd = os.open(self.prefix + ".draw", os.O_RDWR | os.O_CREAT, 0o600)
         self.bars = 0
@@ -178,6 +181,69 @@ def progress(total: int | None = None, desc: str = "", unit: str = "it", **kwarg
     terminal.bars += 1
     return Bar(total=total, desc=desc, unit=unit, file=out, dynamic_ncols=True, leave=False,
                position=max(row, 0), **kwargs)
+
+
+def _read_positions(paths: dict[str, int]) -> dict[str, int]:
+    """How far this process has read into each of `paths` (real path -> size): the offsets of its
+    open descriptors on them (Linux /proc); a file not open now is absent."""
+    seen: dict[str, int] = {}
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return seen
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target not in paths:
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                pos = int(info.readline().split()[1])  # "pos:\t<offset>"
+        except (OSError, ValueError, IndexError):
+            continue
+        seen[target] = max(seen.get(target, 0), pos)
+    return seen
+
+
+def input_progress(paths, desc: str = "", unit: str = "it"):
+    """A bar over input files: bytes read so far against their total size (so a percentage and an
+    ETA), with the count of `unit`s in its postfix; `update(1)` per unit done. Stdin, or where the
+    offsets cannot be read, counts units as `progress` does."""
+    files = {}
+    for path in paths or []:
+        if str(path) != "-" and os.path.isfile(path):
+            files[os.path.realpath(path)] = os.path.getsize(path)
+    if not files or not progress_enabled() or not os.path.isdir("/proc/self/fdinfo"):
+        return progress(desc=desc, unit=unit)
+    bar = progress(total=sum(files.values()), desc=desc, unit="B", unit_scale=True, unit_divisor=1024)
+    done: dict[str, int] = {}  # bytes read per file, the most seen
+    count = [0]
+    plain_update = bar.update
+
+    last = [0.0]
+
+    def update(n: int = 1) -> None:
+        import time
+
+        count[0] += n
+        if time.monotonic() - last[0] < INPUT_POLL_S:  # /proc is read at most ten times a second
+            return
+        last[0] = time.monotonic()
+        now = _read_positions(files)
+        for path in files:
+            if path in now:
+                done[path] = max(done.get(path, 0), now[path])
+            elif path in done:  # read before and closed since: all of it
+                done[path] = files[path]
+        opened = [p for p in files if p in now]
+        if opened:  # the files before the one open now are finished
+            first = list(files).index(opened[0])
+            for path in list(files)[:first]:
+                done[path] = files[path]
+        bar.set_postfix_str(f"{count[0]} {unit}", refresh=False)
+        plain_update(min(sum(done.values()), bar.total) - bar.n)
+
+    bar.update = update
+    return bar
 
 
 class ErrorPolicy:

@@ -108,3 +108,31 @@ def test_ask_bar_knows_its_total_where_the_inputs_tell_it(tmp_path):
     assert _answers_expected(every, [pages], True) is None  # a page stream's length is unknown until read
     assert _answers_expected([Question("q", "Q?", doc="b")], [pages], True) == 1
     assert _answers_expected(every, [bundle], False) is None  # no bar: nothing read for it
+
+
+def test_an_input_bar_counts_bytes_read_against_the_files_sizes(tmp_path, monkeypatch):
+    from glyph_cli import log
+
+    if not os.path.isdir("/proc/self/fdinfo"):  # the offsets come from Linux's /proc
+        import pytest
+
+        pytest.skip("no /proc/self/fdinfo on this system")
+    monkeypatch.setattr(log.settings, "progress", True)
+    monkeypatch.setattr(log, "INPUT_POLL_S", 0.0)  # read the offsets at every update
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"a" * 4000)
+    second.write_bytes(b"b" * 1000)
+    bar = log.input_progress([str(first), "-", str(second)], desc="t", unit="doc")
+    assert bar.total == 5000 and bar.unit == "B"
+    with open(first, "rb", buffering=0) as fh:
+        fh.read(1500)
+        bar.update(1)
+        assert bar.n == 1500
+    with open(second, "rb", buffering=0) as fh:
+        fh.read(250)
+        bar.update(1)
+        assert bar.n == 4250  # the first file, closed, is done; a quarter of the second
+    bar.update(1)
+    assert bar.n == 5000 and bar.postfix == "3 doc"
+    bar.close()
+    assert log.input_progress(["-"], desc="t", unit="doc").total is None  # stdin: counted, not measured
