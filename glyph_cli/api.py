@@ -237,13 +237,9 @@ class Bundle:
             raise UsageError(f"{self.path}: no such file")
 
     def _pairs(self, pages: bool = True) -> Iterator[tuple[dict, list[dict]]]:
-        from glyph_cli.bundle.pack import input_is_bundle
-        from glyph_cli.bundle.unpack import Unpacker
-        from glyph_cli.streams.pages import iter_documents
+        from glyph_cli.inputs import page_pairs
 
-        if input_is_bundle(self.path):
-            return Unpacker(self.path).documents(pages=pages)
-        return iter_documents([self.path])
+        return page_pairs([self.path], pages=pages)
 
     def records(self) -> Iterator[dict]:
         """The page stream, record for record what `glyph unpack` writes."""

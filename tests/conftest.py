@@ -47,3 +47,13 @@ def popen_glyph(*args: str, env: dict | None = None, **kwargs) -> subprocess.Pop
 @pytest.fixture
 def glyph():
     return run_glyph
+
+
+@pytest.fixture
+def server():
+    """A local OpenAI-compatible server (tests/fake_openai_server.py) that misbehaves on demand."""
+    from fake_openai_server import FakeServer
+
+    srv = FakeServer().start()
+    yield srv
+    srv.stop()

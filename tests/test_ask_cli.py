@@ -5,17 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from fake_openai_server import FakeServer
 from page_streams import page_stream
 
 DOCS = [("a", "Alpha text.", 1), ("b", "Bravo text.", 2), ("c", "Charlie text.", 3)]
-
-
-@pytest.fixture
-def server():
-    srv = FakeServer().start()
-    yield srv
-    srv.stop()
 
 
 def lines(out: bytes) -> list[dict]:
@@ -162,7 +154,7 @@ def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
 
     from conftest import popen_glyph
 
-    server.hang_s = 10
+    server.hang_s = 60
     server.plan("Q", "hang")
     out = tmp_path / "answers.jsonl"
     proc = popen_glyph("ask", "--base-url", server.base_url, "-q", "Q", "-o", str(out), stdin=subprocess.PIPE,
@@ -173,10 +165,9 @@ def test_ctrl_c_exits_130_and_leaves_no_output_file(server, tmp_path):
     while not server.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.requests, "the request never arrived"
-    start = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 130
-    assert time.monotonic() - start < 5  # does not wait for the request still out
+    assert proc.wait(timeout=50) == 130
+    assert server.in_flight == 1  # ended with its request still hanging on the server: it did not wait for it
     assert b"Traceback" not in proc.stderr.read()
     assert list(tmp_path.iterdir()) == []
 
@@ -210,3 +201,19 @@ def test_a_damaged_bundle_fails_with_what_is_damaged(glyph, server, tmp_path):
     proc = glyph("ask", str(tmp_path / "cut.glyph"), "-q", "Key?", "--base-url", server.base_url)
     assert proc.returncode == 1
     assert b"cut.glyph" in proc.stderr
+
+
+def test_the_readmes_as_text_example_runs_as_written(glyph, server, tmp_path):
+    import shlex
+
+    from conftest import REPO
+
+    [line] = [ln for ln in (REPO / "README.md").read_text().splitlines()
+              if ln.startswith("glyph ask ") and "--as-text" in ln]
+    args = shlex.split(line.replace("http://HOST:8000/v1", server.base_url))[1:]
+    (tmp_path / "docs.jsonl").write_text('{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Bravo."}\n')
+    (tmp_path / "qa.jsonl").write_text('{"id": "q1", "doc": "b", "question": "Which?"}\n')
+    proc = glyph(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [rec] = lines(proc.stdout)
+    assert (rec["id"], rec["doc"]) == ("q1", "b") and server.requests[-1]["images"] == 0

@@ -58,7 +58,7 @@ def test_processor_loads_without_torchvision(model_dir):
     assert prompt == "[gMASK]<sop><|user|>\n<|begin_of_image|><|image|><|end_of_image|>Q?<|assistant|>\n"
 
 
-def test_answers_for_pages_and_text(tiny, model_dir):
+def test_answers_for_pages_and_text(tiny):
     recs = list(ask(documents(DOCS), tiny, cli_questions(["Q?"])))
     assert [r["id"] for r in recs] == ["a:0", "b:0", "c:0"]
     for rec in recs:

@@ -34,7 +34,7 @@ def test_ruler_tasks_hit_the_length_in_qwen_tokens_and_repeat_exactly(glyph):
     assert b"wrote 10 ruler task(s)" in first.stderr
 
 
-def test_task_records_render_as_documents(glyph, tmp_path):
+def test_task_records_render_as_documents(glyph):
     tasks = glyph("bench", "tasks", "ruler", "-t", "vt", "-l", "1500", check=True).stdout
     rendered = _jsonl(glyph("render", "-", input=tasks, check=True).stdout)
     doc = rendered[0]

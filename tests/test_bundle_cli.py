@@ -57,16 +57,16 @@ def test_unpack_text_gives_back_the_input_documents(prose_docs, rendered, tmp_pa
     docs = records_of(run_glyph("unpack", "-", "--text", input=bundle, check=True).stdout)
     expected = records_of(prose_docs.read_bytes())
     assert docs == expected
-    run_glyph("unpack", "-", "--text", "--out", str(tmp_path / "texts"), input=bundle, check=True)
+    run_glyph("unpack", "-", "--text", "-d", str(tmp_path / "texts"), input=bundle, check=True)
     for doc in expected:
         assert (tmp_path / "texts" / f"{doc['id']}.txt").read_bytes() == doc["text"].encode()
 
 
 def test_unpack_out_writes_what_render_out_writes(prose_docs, rendered, tmp_path):
-    run_glyph("render", str(prose_docs), "--out", str(tmp_path / "rendered"), check=True)
+    run_glyph("render", str(prose_docs), "-d", str(tmp_path / "rendered"), check=True)
     bundle = tmp_path / "docs.glyph"
     bundle.write_bytes(pack_bytes(rendered))
-    run_glyph("unpack", str(bundle), "--out", str(tmp_path / "unpacked"), check=True)
+    run_glyph("unpack", str(bundle), "-d", str(tmp_path / "unpacked"), check=True)
 
     def files(root):
         return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -325,8 +325,8 @@ def test_unpack_out_keeps_hostile_ids_inside_the_directory(tmp_path):
     stream = stream_bytes([doc_records("../../escape", "x\n", [page_png(1)]),
                            doc_records("/etc/passwd", "y\n", [page_png(2)])])
     out = tmp_path / "out"
-    run_glyph("unpack", "-", "--out", str(out), input=pack_bytes(stream), check=True)
-    run_glyph("unpack", "-", "--text", "--out", str(out), input=pack_bytes(stream), check=True)
+    run_glyph("unpack", "-", "-d", str(out), input=pack_bytes(stream), check=True)
+    run_glyph("unpack", "-", "--text", "-d", str(out), input=pack_bytes(stream), check=True)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written and all(out in p.parents for p in written)
     assert not (tmp_path.parent / "escape").exists()

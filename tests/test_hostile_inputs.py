@@ -217,7 +217,7 @@ def test_sigterm_is_an_interrupt_and_leaves_no_part_files(tmp_path):
     text = tmp_path / "big.txt"
     text.write_text("A line of text that goes on for a while to fill pages.\n" * 40000)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "render", str(text), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "render", str(text), "-d", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=glyph_env())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(p.name.endswith(".part") for p in tmp_path.iterdir()):

@@ -38,3 +38,21 @@ def test_the_check_sees_a_lazy_import(tmp_path):
     sample = tmp_path / "m.py"
     sample.write_text("def f():\n    from glyph_cli.bundle.pack import x\n")
     assert "glyph_cli.bundle.pack" in imported(sample)
+
+
+def test_one_png_chunk_writer_at_the_bottom():
+    assert {n for n in imported(PKG / "pngchunk.py") if n.startswith("glyph_cli")} == set()
+    for user in (PKG / "typeset" / "png.py", PKG / "bundle" / "pagecodec.py"):
+        tree = ast.parse(user.read_text(encoding="utf-8"))
+        assert "glyph_cli.pngchunk" in imported(user), user
+        # no chunk writer of its own: nothing there computes a CRC-32 to pack into a chunk
+        crcs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and "_chunk" == n.name]
+        assert crcs == [], user
+
+
+def test_input_kinds_are_told_apart_in_one_place():
+    """Only glyph_cli/inputs.py probes whether an input is a bundle (or a page stream); commands
+    and stages above it ask it."""
+    probes = {p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py")
+              if "glyph_cli.bundle.pack.input_is_bundle" in imported(p)}
+    assert probes <= {"inputs.py"}, probes

@@ -18,7 +18,8 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_pages_and_bundle_equal_glyph_render(local_ray, tmp_path):
+@pytest.mark.usefixtures("local_ray")
+def test_ray_pages_and_bundle_equal_glyph_render(tmp_path):
     from glyph_cli.distributed.ray_data import documents, read_jsonl, render_dataset, write_bundle
 
     src = tmp_path / "docs.jsonl"
@@ -42,7 +43,8 @@ def test_ray_pages_and_bundle_equal_glyph_render(local_ray, tmp_path):
     assert [doc["id"] for doc, _pages in documents(rendered)] == [f"r{i}" for i in range(6)]
 
 
-def test_a_document_without_an_id_is_a_clear_failure(local_ray, tmp_path):
+@pytest.mark.usefixtures("local_ray")
+def test_a_document_without_an_id_is_a_clear_failure():
     from glyph_cli.distributed.ray_data import RenderDocuments
 
     out = RenderDocuments(preset="glyph")({"text": ['{"text": "no id"}', '{"id": "ok", "text": "fine"}']})

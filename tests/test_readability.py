@@ -33,7 +33,7 @@ def ocr(png: bytes) -> str:
     return proc.stdout.decode()
 
 
-def test_dpi96_pages_read_back_at_98_percent(tmp_path):
+def test_dpi96_pages_read_back_at_98_percent():
     import orjson
 
     from glyph_cli.typeset.job import sample_path

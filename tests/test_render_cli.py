@@ -125,7 +125,7 @@ def test_print_config_shows_the_resolved_config():
 
 
 def test_out_dir_writes_pngs_and_an_index(tmp_path):
-    run_glyph("render", "--out", str(tmp_path / "out"), input=jsonl(DOCS), check=True)
+    run_glyph("render", "-d", str(tmp_path / "out"), input=jsonl(DOCS), check=True)
     index = [json.loads(line) for line in (tmp_path / "out" / "index.jsonl").read_text().splitlines()]
     pages = [r for r in index if r["type"] == "page"]
     assert pages and all("image" not in p for p in pages)

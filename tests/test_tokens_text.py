@@ -7,7 +7,6 @@ import json
 import random
 import subprocess
 import sys
-import time
 import unicodedata
 
 import pytest
@@ -125,11 +124,8 @@ def test_ten_megabytes(qwen):
              "render token 你好 世界 文本 压缩 😀 naïve café 2025 3.14 \n \n\n").split(" ")
     text = " ".join(rng.choices(words, k=2_400_000))
     assert 10 * MB < len(text.encode()) < 11 * MB
-    start = time.perf_counter()
-    count = qwen.count(text)
-    seconds = time.perf_counter() - start
+    count = qwen.count(text)  # its speed is measured by benchmarks/, not asserted here
     assert count == len(qwen._encoding.encode_ordinary(unicodedata.normalize("NFC", text)))
-    assert seconds < 20, f"counting 10 MB took {seconds:.1f}s"
 
 
 def build_hf_tokenizer(directory, *, truncate_at: int | None = None):

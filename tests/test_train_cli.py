@@ -89,7 +89,7 @@ def test_lora_export_loads_and_answers_through_glyph_ask(model_dir, ocr_set, tmp
     cfg = write_config(tmp_path / "run.json", model_dir, ocr_set, tmp_path / "run", max_steps=2)
     run_glyph("train", "sft", str(cfg), "--set", "finetune=lora", check=True, env=ENV)
     assert (tmp_path / "run" / "final" / "adapter_config.json").is_file()
-    run_glyph("train", "export", str(tmp_path / "run"), "-o", str(tmp_path / "model"), check=True, env=ENV)
+    run_glyph("train", "export", str(tmp_path / "run"), "-d", str(tmp_path / "model"), check=True, env=ENV)
     names = {p.name for p in (tmp_path / "model").iterdir()}
     assert {"config.json", "model.safetensors", "chat_template.jinja", "generation_config.json",
             "preprocessor_config.json", "tokenizer.json"} <= names

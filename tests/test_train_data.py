@@ -115,12 +115,12 @@ def test_dataset_on_disk_loads_with_images_and_a_manifest(tmp_path, pairs):
 def test_cli_pipe_writes_a_dataset_and_a_failed_run_leaves_none(tmp_path):
     docs = write_jsonl(tmp_path / "docs.jsonl", [{"id": "a", "text": LONG}])
     pages = run_glyph("render", str(docs), "--set", "dpi=30", "--set", "page_size=A5", check=True).stdout
-    proc = run_glyph("train", "data", "-", "-o", str(tmp_path / "set"), "-t", "ocr", "-t", "generate", input=pages)
+    proc = run_glyph("train", "data", "-", "-d", str(tmp_path / "set"), "-t", "ocr", "-t", "generate", input=pages)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == b""
     assert read_manifest(tmp_path / "set")["sources"] == ["<stdin>"]
     write_jsonl(tmp_path / "qa.jsonl", [{"id": "q", "doc": "missing", "question": "Q?", "answer": "A"}])
-    bad = run_glyph("train", "data", "-", "-o", str(tmp_path / "bad"), "-t", "instruct",
+    bad = run_glyph("train", "data", "-", "-d", str(tmp_path / "bad"), "-t", "instruct",
                     "--questions", str(tmp_path / "qa.jsonl"), input=pages)
     assert bad.returncode == 1 and b"qa.jsonl:1" in bad.stderr
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.partial").exists()

@@ -131,7 +131,7 @@ def test_paragraph_fill_and_border_are_drawn_around_each_paragraph_box(tmp_path,
     (tmp_path / "boxed.json").write_text(json.dumps(BOXED))
     text = "hello world, a paragraph with a border around it " * 6 + "\nsecond source line"
     doc = json.dumps({"id": "b", "text": text}).encode() + b"\n"
-    glyph("render", "--config", str(tmp_path / "boxed.json"), "-o", str(tmp_path / "out"), input=doc, check=True)
+    glyph("render", "--config", str(tmp_path / "boxed.json"), "-d", str(tmp_path / "out"), input=doc, check=True)
     img = np.asarray(Image.open(tmp_path / "out" / "b" / "page-00000.png").convert("RGB")).astype(int)
     # borderPadding does not change reportlab's Paragraph width: the line slots are those drawn
     # without a box, and the box is the Paragraph's (16 pt frame inset) outset by 4 pt.

@@ -9,7 +9,7 @@ from conftest import run_glyph
 
 def test_font_error_with_workers_is_one_line_and_exit_2_as_without():
     for jobs in ("1", "2"):
-        proc = run_glyph("render", "-j", jobs, "--font", "No Such Font", "--format", "text", input=b"hello\n")
+        proc = run_glyph("render", "-j", jobs, "--font", "No Such Font", "--input-format", "text", input=b"hello\n")
         err = proc.stderr.decode().strip().splitlines()
         assert proc.returncode == 2, proc.stderr.decode()
         assert len(err) == 1 and "No Such Font" in err[0] and "Traceback" not in proc.stderr.decode()
@@ -21,11 +21,11 @@ def test_inf_in_a_config_file_is_a_config_error(tmp_path):
     assert proc.returncode == 2 and "finite" in proc.stderr.decode()
 
 
-def test_glyph_preset_stream_with_two_workers_equals_one(tmp_path):
+def test_glyph_preset_stream_with_two_workers_equals_one():
     docs = "".join(json.dumps({"id": f"d{i}", "text": ("Prose  with runs\tand tabs.\n" * (50 * i + 1))}) + "\n"
                    for i in range(4)).encode()
-    one = run_glyph("render", "-j", "1", "--format", "jsonl", input=docs, check=True).stdout
-    two = run_glyph("render", "-j", "2", "--format", "jsonl", input=docs, check=True).stdout
+    one = run_glyph("render", "-j", "1", "--input-format", "jsonl", input=docs, check=True).stdout
+    two = run_glyph("render", "-j", "2", "--input-format", "jsonl", input=docs, check=True).stdout
     assert one == two and one.count(b'"type":"page"') >= 4
 
 
@@ -33,7 +33,7 @@ def test_bad_record_with_workers_behaves_as_without():
     good = [json.dumps({"id": f"d{i}", "text": "Some prose here.\n" * (120 * i + 5)}) for i in range(3)]
     docs = ("\n".join([good[0], "{not json", good[1], good[2]]) + "\n").encode()
     for policy in ("skip", "fail"):
-        outs = [run_glyph("render", "-j", j, "--format", "jsonl", "--on-error", policy, input=docs)
+        outs = [run_glyph("render", "-j", j, "--input-format", "jsonl", "--on-error", policy, input=docs)
                 for j in ("1", "2")]
         assert outs[0].returncode == outs[1].returncode == 1  # a skipped record is never exit 0
         assert outs[0].stdout == outs[1].stdout and outs[0].stdout.count(b'"type":"doc"') == (3 if policy == "skip" else 1)

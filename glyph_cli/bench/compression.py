@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import orjson
-
 from glyph_cli import log
 from glyph_cli.bench import ocr
-from glyph_cli.errors import InputError, UsageError
-from glyph_cli.streams.documents import Document, read_documents
-from glyph_cli.streams.io import STDIO, iter_lines, open_binary
-from glyph_cli.streams.pages import iter_documents, page_png
+from glyph_cli.errors import UsageError
+from glyph_cli.streams.documents import Document
+from glyph_cli.streams.pages import page_png
 from glyph_cli.typeset.config import RenderConfig, load_config_file, resolve_config
 
 
@@ -68,18 +65,6 @@ def variants(presets: Iterable[str], config_files: Iterable[str], dpis: Iterable
     return out
 
 
-def _is_page_stream(path: str) -> bool:
-    with open_binary(path) as fh:
-        for raw in iter_lines(fh):
-            if raw.strip():
-                try:
-                    first = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    return False
-                return isinstance(first, dict) and first.get("type") in ("doc", "page")
-    return False
-
-
 def sample_document() -> Document:
     from glyph_cli.typeset.job import sample_path
 
@@ -91,26 +76,12 @@ def documents(inputs: list[str], policy: log.ErrorPolicy, text_field: str = "tex
               id_field: str = "id") -> Iterator[Document]:
     """Documents from input files (documents, or the page streams and bundles glyph writes, whose
     texts are rendered again); the embedded sample when there are none."""
-    from glyph_cli.bundle.pack import input_is_bundle
-    from glyph_cli.bundle.unpack import Unpacker
+    from glyph_cli.inputs import texts
 
     if not inputs:
         yield sample_document()
         return
-    for path in inputs:
-        if input_is_bundle(path):
-            for doc, _pages in Unpacker(path).documents(pages=False):
-                yield Document(id=str(doc["id"]), text=doc["text"], meta=doc.get("meta") or {}, source=path)
-            continue
-        if path != STDIO and not path.endswith((".txt", ".md")) and _is_page_stream(path):
-            for doc, _pages in iter_documents([path]):
-                yield Document(id=str(doc["id"]), text=doc["text"], meta=doc.get("meta") or {}, source=path)
-            continue
-        for item in read_documents([path], text_field=text_field, id_field=id_field):
-            if isinstance(item, InputError):
-                policy.record_failed(item)
-                continue
-            yield item
+    yield from texts(inputs, policy, text_field, id_field)
 
 
 def _ratio(text_tokens: int, visual: int) -> float | None:

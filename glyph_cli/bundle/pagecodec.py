@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glyph_cli.bundle.format import Limits
+from glyph_cli.pngchunk import chunk as _chunk, chunk_parts  # the one PNG chunk writer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -362,10 +363,6 @@ class PageEncoder:
         return None
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
-
-
 def _stored_scanlines(data, params: dict, limits: Limits):
     """(head, scanlines as an (height, stride + 1) uint8 array, tail, adler32) of a "bands" member."""
     try:
@@ -418,13 +415,9 @@ def rebuild_png(data: bytes, params: dict, limits: Limits, check_pixels: bool = 
     idat = deflate(scan, params["deflate"], int(params["level"]))
     parts = [head]
     for part in _split(idat, int(params["chunk"])):
-        parts += (struct.pack(">I", len(part)), b"IDAT", part,
-                  struct.pack(">I", zlib.crc32(part, _IDAT_CRC)))
+        parts += chunk_parts(b"IDAT", part)
     parts.append(tail)
     return b"".join(parts)
-
-
-_IDAT_CRC = zlib.crc32(b"IDAT")
 
 
 def reencode_png(data: bytes, params: dict, limits: Limits) -> bytes:

@@ -160,7 +160,7 @@ class _DocumentsSink(_Sink):
         clash = [key for key in meta if key in doc]
         if clash:
             raise BundleError(f"document {record.get('id')!r}: its metadata has its own {clash[0]!r} field, "
-                              "which a JSONL document cannot hold twice", "use --text --out DIR for the text files")
+                              "which a JSONL document cannot hold twice", "use --text --out-dir DIR for the text files")
         doc.update(meta)
         write_record_line(self.out.write, doc, "text", entry.text)
 

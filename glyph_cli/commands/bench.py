@@ -41,7 +41,7 @@ def compression(
     jsonl: bool = typer.Option(False, "--jsonl", help="Write JSONL results to stdout instead of the Markdown table."),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field holding the text."),
     id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a bad input record."),
+    on_error: opt.OnError = opt.on_error("fail | skip a bad input record."),
 ) -> None:
     """Compression (text tokens / visual tokens) per document and config, optionally OCR readability."""
     from glyph_cli.bench import compression as cb
@@ -52,7 +52,7 @@ def compression(
 
     if family not in FAMILIES:
         raise UsageError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
-    policy = log.ErrorPolicy(on_error)
+    policy = opt.policy(on_error)
     variants = cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))
     run = cb.CompressionBench(variants, tokenizer=tokenizer, reader=reader, ocr_workers=ocr_workers)
     prov = provenance.record("compression", inputs=list(inputs or []) or ["<embedded sample>"], **run.describe())
@@ -100,7 +100,7 @@ def tasks(
     dataset: List[str] = typer.Option([], "--dataset", help="LongBench datasets to keep (default: all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many tasks (per dataset for LongBench)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="MRCR: skip tasks longer than this many tokens."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    output: Optional[Path] = opt.output_file("Write here (atomically) instead of stdout."),
     protocol: ProtocolName = typer.Option(
         ProtocolName.glyph, "--protocol", help="RULER: the protocol the tasks are sized for; ruler leaves room in "
         "vt and cwe for RULER's in-context example, which then counts toward the length as RULER counts it."),
@@ -140,23 +140,10 @@ def tasks(
 
 
 @bench.command("accuracy")
+@opt.backend_parameters(after="results")
 def accuracy(
     task_files: List[str] = typer.Argument(..., help="Task files written by `glyph bench tasks`."),
     results: Path = typer.Option(..., "--results", "-r", help="Results JSONL: appended to, and resumed from."),
-    backend: Optional[opt.BackendName] = opt.BACKEND,
-    model: Optional[str] = opt.MODEL,
-    base_url: Optional[str] = opt.BASE_URL,
-    api_key_env: str = opt.API_KEY_ENV,
-    concurrency: int = opt.CONCURRENCY,
-    max_images: Optional[int] = opt.MAX_IMAGES,
-    timeout: float = opt.TIMEOUT,
-    retries: int = opt.RETRIES,
-    backoff: float = opt.BACKOFF,
-    batch_size: int = opt.BATCH_SIZE,
-    device: opt.Device = opt.DEVICE,
-    dtype: opt.Dtype = opt.DTYPE,
-    attn: str = opt.ATTN,
-    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     protocol: ProtocolName = typer.Option(
         ProtocolName.glyph, "--protocol", help="glyph: the Glyph paper's evaluation (pages then question, greedy, "
         "repetition penalty 1.1, 8192 tokens, thinking stripped); ruler: RULER's (answer prefix, vt/cwe few-shot "
@@ -171,7 +158,8 @@ def accuracy(
     text_only: bool = typer.Option(False, "--text-only", help="Ask only the plain-text prompt."),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the compression ratios."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the summary table and JSONL here too."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail | skip a question the backend failed."),
+    on_error: opt.OnError = opt.on_error("fail | skip a question the backend failed."),
+    backend_params: Optional[dict] = None,
 ) -> int:
     """Ask every task through a backend, score it officially, report score and compression per length."""
     from glyph_cli.bench import accuracy as acc
@@ -180,11 +168,11 @@ def accuracy(
     from glyph_cli.models.backend import Sampling
     from glyph_cli.streams.io import AtomicFile, dumps, ensure_dir
 
-    policy = log.ErrorPolicy(on_error)
+    policy = opt.policy(on_error)
     arms = [] if text_only else [acc.Arm(v.label, v.cfg) for v in cb.variants(preset, config, cb.parse_numbers(dpi, "--dpi"))]
     if as_text or text_only:
         arms.append(acc.Arm(acc.TEXT_ARM, None))
-    backend_options = opt.backend_from(locals())
+    backend_options = opt.backend_from(backend_params)
     tasks = acc.read_tasks(task_files)
     from glyph_cli.models.registry import build
 
@@ -215,6 +203,7 @@ def accuracy(
 
 
 @bench.command("speed")
+@opt.backend_parameters(after="backend", exclude=("backend", "concurrency"))
 def speed(
     inputs: List[str] = typer.Argument(None, help="Documents or page streams; none: the embedded sample."),
     preset: List[str] = typer.Option([], "--preset", "-p", help="A preset to time (repeatable)."),
@@ -225,22 +214,11 @@ def speed(
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="Tokenizer of the text token counts."),
     backend: Optional[opt.BackendName] = typer.Option(
         None, "--backend", "-b", help="Also time a model (default: openai when --base-url is given)."),
-    model: Optional[str] = opt.MODEL,
-    base_url: Optional[str] = opt.BASE_URL,
-    api_key_env: str = opt.API_KEY_ENV,
-    max_images: Optional[int] = opt.MAX_IMAGES,
-    timeout: float = opt.TIMEOUT,
-    retries: int = opt.RETRIES,
-    backoff: float = opt.BACKOFF,
-    batch_size: int = opt.BATCH_SIZE,
-    device: opt.Device = opt.DEVICE,
-    dtype: opt.Dtype = opt.DTYPE,
-    attn: str = opt.ATTN,
-    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
     weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
                                 "config, labelled so in the results."),
     new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSONL results on stdout instead of Markdown."),
+    backend_params: Optional[dict] = None,
 ) -> None:
     """Render throughput on this machine; with a backend, prefill and decode of text vs pages."""
     from glyph_cli.bench import compression as cb
@@ -255,8 +233,8 @@ def speed(
     if repeat < 1 or rounds < 1:
         raise UsageError("--repeat and --rounds must be at least 1")
     backend_options = None
-    if backend or base_url:  # one request at a time: timings of requests in flight together are not comparable
-        backend_options = opt.backend_from(locals(), concurrency=1)
+    if backend or backend_params["base_url"]:  # one request at a time: requests in flight together time badly
+        backend_options = opt.backend_from({**backend_params, "backend": backend}, concurrency=1)
     policy = log.ErrorPolicy("fail")
     docs = [Document(d.id, "\n\n".join([d.text] * repeat), d.meta, d.source)
             for d in cb.documents(list(inputs or []), policy)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
 
 
 class ExportFormat(str, Enum):
@@ -20,7 +21,8 @@ class ExportFormat(str, Enum):
 
 def export(
     inputs: List[str] = typer.Argument(..., help="Bundles (.glyph) or page streams, then the output DIR last; '-' reads stdin."),
-    to: ExportFormat = typer.Option(..., "--to", "-t", help="parquet (image = PNG bytes), hf (Parquet with a datasets Image column), webdataset (tar shards of .png/.json/.txt) or png (folders of PNG files)."),
+    to: Optional[ExportFormat] = typer.Option(None, "--to", help="parquet (image = PNG bytes), hf (Parquet with a datasets Image column), webdataset (tar shards of .png/.json/.txt) or png (folders of PNG files)."),
+    to_old: Optional[ExportFormat] = opt.deprecated("-t"),
     shard_pages: int = typer.Option(1000, "--shard-pages", min=1, help="Pages per shard."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a DIR that holds an export made with other parameters."),
 ) -> None:
@@ -40,6 +42,9 @@ def export(
     from glyph_cli.errors import UsageError
     from glyph_cli.export.run import export_inputs
 
+    to = opt.renamed(to, to_old, "--to", "-t", why="-t is the task flag of bench tasks and train data")
+    if to is None:
+        raise UsageError("give the format with --to (parquet, hf, webdataset or png)")
     if len(inputs) < 2:
         raise UsageError("give the input (a bundle, a page stream or '-') and then the output DIR")
     *sources, directory = inputs

@@ -6,12 +6,12 @@ import sys
 
 import typer
 
-from glyph_cli.errors import UsageError
+from glyph_cli.commands import options as opt
 
 
 def ls(
     bundle: str = typer.Argument("-", help="Bundle file; '-' or none reads stdin (scanned, slower)."),
-    output_format: str = typer.Option("auto", "--format", help="table, jsonl, or auto: a table on a terminal, JSONL when piped."),
+    output_format: opt.OutputFormat = typer.Option(opt.OutputFormat.auto, "--format", help="table, jsonl, or auto: a table on a terminal, JSONL when piped."),
     family: str = typer.Option("glm4v", "--family", help="Visual-token family the table shows (glm4v, qwen2vl, qwen3vl, ...)."),
 ) -> None:
     """List a bundle's documents: pages, characters, text and visual tokens, compression ratio
@@ -25,14 +25,16 @@ def ls(
 
       glyph ls docs.glyph
 
+      glyph ls < docs.glyph
+
       glyph ls docs.glyph | jq -r 'select(.type == "doc") | .id'
     """
     from glyph_cli.bundle.listing import format_table, list_bundle
+    from glyph_cli.inputs import refuse_non_bundle
     from glyph_cli.streams.io import dumps
 
-    if output_format not in ("auto", "table", "jsonl"):
-        raise UsageError(f"--format must be auto, table or jsonl, got {output_format!r}")
-    table = output_format == "table" or (output_format == "auto" and sys.stdout.isatty())
+    refuse_non_bundle(bundle)
+    table = opt.output_format(output_format) == "table"
     lines = list_bundle(bundle)
     out = sys.stdout
     if table:

@@ -3,11 +3,20 @@
 A command lists the parameters it takes by name, with these declarations as defaults, and turns
 them into library values with the helpers below. Choices are enums, so `--help` lists them and
 shell completion offers them.
+
+The conventions (README.md, "Conventions"; tests/test_options.py checks them):
+- `-o/--output FILE` is always a file; a folder of output is always `-d/--out-dir DIR` (other
+  folders are named for what they hold: `--report DIR`, `--shard-dir DIR`);
+- `--format` is always the format of the output; the kind of the input is `--input-format`;
+- `-c/--config FILE` is always a render config, `-p/--preset NAME` a render preset;
+- a flag spelled in two commands has one meaning (one parameter name) in both.
+An old spelling stays as a hidden alias that warns once (`deprecated` + `renamed` below).
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -38,6 +47,67 @@ class OnError(str, Enum):
     skip = "skip"
 
 
+class InputFormat(str, Enum):
+    """The kind of input documents: by extension (stdin sniffed), JSONL records or plain text."""
+    auto = "auto"
+    jsonl = "jsonl"
+    text = "text"
+
+
+class OutputFormat(str, Enum):
+    """auto: a table on a terminal, JSONL when piped."""
+    auto = "auto"
+    table = "table"
+    jsonl = "jsonl"
+
+
+def output_format(choice: "OutputFormat | str") -> str:
+    """"table" or "jsonl": `auto` resolved against stdout."""
+    import sys
+
+    value = _value(choice)
+    if value == "auto":
+        return "table" if sys.stdout.isatty() else "jsonl"
+    return value
+
+
+# -- files and folders, formats, render config: one spelling each --------------------------------
+
+
+def output_file(help: str, default=None) -> typer.Option:
+    """`-o/--output FILE`: always a file."""
+    return typer.Option(default, "--output", "-o", help=help)
+
+
+def out_dir(help: str, default=None) -> typer.Option:
+    """`-d/--out-dir DIR`: always a folder."""
+    return typer.Option(default, "--out-dir", "-d", help=help)
+
+
+INPUT_FORMAT: InputFormat = typer.Option(InputFormat.auto, "--input-format",
+                                         help="Input documents: auto (by extension; stdin sniffed), jsonl or text.")
+PRESET: Optional[str] = typer.Option(None, "--preset", "-p", help="Render preset: glyph, glyph-marker, dpi72, dpi96, dpi120.")
+CONFIG: Optional[Path] = typer.Option(None, "--config", "-c", help="Render config file (JSON; the official Glyph repo's keys load unchanged).")
+
+
+def deprecated(*names: str, default=None) -> typer.Option:
+    """A hidden old spelling of an option; the command passes its value through `renamed`."""
+    return typer.Option(default, *names, hidden=True, show_default=False)
+
+
+def renamed(new, old, new_flag: str, old_flag: str, default=None, why: str = ""):
+    """The value of an option given by its new or its old spelling; the old one warns once."""
+    if old is None or old == default or old == []:
+        return new
+    if not (new is None or new == default or new == []):
+        from glyph_cli.errors import UsageError
+
+        raise UsageError(f"{old_flag} is the old spelling of {new_flag}: give only {new_flag}")
+    from glyph_cli import log
+
+    log.warn(f"{old_flag} is deprecated and will go: use {new_flag}" + (f" ({why})" if why else ""))
+    return old
+
 # -- the model backend (glyph ask, glyph bench accuracy, glyph bench speed) -------------------------
 
 BACKEND: Optional[BackendName] = typer.Option(
@@ -59,12 +129,59 @@ ATTN: str = typer.Option("auto", "--attn", help="transformers: attention kernel:
                          "sdpa where supported), sdpa, eager, flash_attention_2 (needs flash-attn), ...")
 TRUST_REMOTE_CODE: bool = typer.Option(False, "--trust-remote-code",
                                        help="transformers: run code shipped in the model directory.")
-ON_ERROR: OnError = typer.Option(OnError.fail, "--on-error", help="fail: stop at the first failure; skip: report "
-                                 "it on stderr and go on (exit 1 at the end).")
+ON_ERROR: OnError = typer.Option(OnError.fail, "--on-error", help="fail: stop at the first bad record (exit 1); skip: "
+                                 "report it on stderr and go on (exit 1 at the end).")
+
+
+def on_error(help: str) -> typer.Option:
+    """`--on-error fail|skip` with a command's own words for what is skipped."""
+    return typer.Option(OnError.fail, "--on-error", help=help)
+
+
+def policy(choice):
+    """The `log.ErrorPolicy` of an `--on-error` value."""
+    from glyph_cli import log
+
+    return log.ErrorPolicy(_value(choice))
 
 
 BACKEND_PARAMS = ("backend", "model", "base_url", "api_key_env", "concurrency", "max_images", "timeout", "retries",
                   "backoff", "batch_size", "device", "dtype", "attn", "trust_remote_code")
+_BACKEND_DECLARED = {
+    "backend": (Optional[BackendName], BACKEND), "model": (Optional[str], MODEL),
+    "base_url": (Optional[str], BASE_URL), "api_key_env": (str, API_KEY_ENV), "concurrency": (int, CONCURRENCY),
+    "max_images": (Optional[int], MAX_IMAGES), "timeout": (float, TIMEOUT), "retries": (int, RETRIES),
+    "backoff": (float, BACKOFF), "batch_size": (int, BATCH_SIZE), "device": (Device, DEVICE),
+    "dtype": (Dtype, DTYPE), "attn": (str, ATTN), "trust_remote_code": (bool, TRUST_REMOTE_CODE),
+}
+
+
+def backend_parameters(after: str, exclude: tuple[str, ...] = ()):
+    """Decorator: the shared backend options join a command's parameters (after `after`, in `--help`
+    too), and the command receives their values as one dict, its `backend_params` parameter. Written
+    once here, so ask, bench accuracy and bench speed cannot drift apart."""
+    import functools
+    import inspect
+
+    names = [n for n in BACKEND_PARAMS if n not in exclude]
+
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.name != "backend_params"]
+        at = [p.name for p in params].index(after) + 1
+        params[at:at] = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=_BACKEND_DECLARED[n][1],
+                                           annotation=_BACKEND_DECLARED[n][0]) for n in names]
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            given = {n: kwargs.pop(n) for n in names}
+            return fn(**kwargs, backend_params=given)
+
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {**fn.__annotations__, **{n: _BACKEND_DECLARED[n][0] for n in names}}
+        return command
+
+    return wrap
 
 
 def backend_from(params: dict, **overrides):

@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import List, Optional
 
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
+
+
+class PageStore(str, Enum):
+    bands = "bands"
+    png = "png"
+
+
+class OnDuplicate(str, Enum):
+    error = "error"
+    skip = "skip"
+    replace = "replace"
 
 
 def pack(
     inputs: List[str] = typer.Argument(None, help="Page streams (JSONL; .gz/.zst by extension) or .glyph bundles to merge; '-' or none reads stdin."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Bundle file, written to a temporary name and renamed when complete. Default: stdout (never a terminal)."),
-    level: int = typer.Option(3, "--level", "-l", help="zstd level, 1-22. 3 packs 72-dpi prose pages at ~9 KB each; 5 at ~7 KB for ~25% more CPU (docs/BUNDLE.md)."),
+    output: Optional[str] = opt.output_file(help="Bundle file, written to a temporary name and renamed when complete. Default: stdout (never a terminal)."),
+    level: int = typer.Option(3, "--level", help="zstd level, 1-22. 3 packs 72-dpi prose pages at ~9 KB each; 5 at ~7 KB for ~25% more CPU (docs/BUNDLE.md)."),
+    level_old: Optional[int] = opt.deprecated("-l"),
     long: int = typer.Option(0, "--long", help="zstd long-distance window as log2 bytes (27 = 128 MiB, the most `tar --zstd` reads without flags); 0 (default) turns it off. 27 finds words repeated across pages: about 25% smaller, ~20% more pack CPU."),
     threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads encoding pages (zstd runs beside them); 0 = one per CPU (at most 8). The output is the same for any value."),
-    pages: str = typer.Option("bands", "--pages", help="bands: store scanlines and rebuild the exact PNG on unpack (small); png: store the PNG bytes as they are (portable, ~5x bigger)."),
+    pages: PageStore = typer.Option(PageStore.bands, "--pages", help="bands: store scanlines and rebuild the exact PNG on unpack (small); png: store the PNG bytes as they are (portable, ~5x bigger)."),
     frame_size: int = typer.Option(64, "--frame-size", min=1, help="MiB of data per zstd frame (frames end at document boundaries). Damage loses at most one frame; smaller frames cost a little ratio."),
-    on_duplicate: str = typer.Option("error", "--on-duplicate", help="A document id seen twice: error (exit 1), skip (keep the first) or replace (keep the last)."),
+    on_duplicate: OnDuplicate = typer.Option(OnDuplicate.error, "--on-duplicate", help="A document id seen twice: error (exit 1), skip (keep the first) or replace (keep the last)."),
 ) -> None:
     """Pack page streams into a bundle: one zstd-compressed tar, lossless and checksummed.
 
@@ -39,7 +53,9 @@ def pack(
     from glyph_cli.streams.io import AtomicFile, refuse_terminal_stdout
     from glyph_cli.bundle.interrupt import sigterm_interrupts
 
-    options = PackOptions(level=level, long=long, threads=threads, pages=pages, frame_mib=frame_size).check()
+    level = opt.renamed(level, level_old, "--level", "-l", 3, why="-l is bench tasks' --length")
+    on_duplicate = on_duplicate.value
+    options = PackOptions(level=level, long=long, threads=threads, pages=pages.value, frame_mib=frame_size).check()
     if output is None:
         refuse_terminal_stdout("a bundle")
     with sigterm_interrupts():

@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from glyph_cli.commands import options as opt
 from glyph_cli.errors import UsageError
 
 _CFG = "Render config (each overrides --preset and --config)"
@@ -47,17 +48,19 @@ def render(
     preset: str = typer.Option("glyph", "--preset", "-p", help="glyph (the released config_en.json, laid out as the released code does), glyph-marker (newlines as a red inline marker), dpi72, dpi96 or dpi120 (glyph at that dpi)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config file; the official Glyph repo's keys load unchanged."),
     sample: bool = typer.Option(False, "--sample", help="Render the embedded sample text instead of inputs."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write PNG files and index.jsonl into this directory instead of the stream on stdout."),
+    out_dir: Optional[Path] = opt.out_dir("Write PNG files and index.jsonl into this directory instead of the stream on stdout."),
+    out_old: Optional[Path] = opt.deprecated("--out", "-o"),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as JSON and exit."),
     text_field: str = typer.Option("text", help="JSONL field holding the text."),
     id_field: str = typer.Option("id", help="JSONL field holding the document id."),
-    input_format: str = typer.Option("auto", "--format", help="auto (by extension; stdin sniffed), jsonl or text."),
+    input_format: opt.InputFormat = opt.INPUT_FORMAT,
+    format_old: Optional[opt.InputFormat] = opt.deprecated("--format"),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the inputs (e.g. latin-1, cp1252)."),
     errors: str = typer.Option("strict", "--errors", help="strict: a byte that does not decode is an error; replace: it becomes U+FFFD."),
     max_line_mb: int = typer.Option(256, "--max-line-mb", min=1, help="Longest JSONL line read, MiB (bounds memory)."),
     max_text_mb: int = typer.Option(256, "--max-text-mb", min=1, help="Largest plain-text input file, MiB (bounds memory)."),
     max_decompressed_mb: int = typer.Option(65536, "--max-decompressed-mb", min=1, help="Most one .gz/.zst input may expand to, MiB."),
-    on_error: str = typer.Option("fail", help="fail: stop at the first bad record (exit 1); skip: report it on stderr and go on."),
+    on_error: opt.OnError = opt.ON_ERROR,
     tokenizer: str = typer.Option("qwen2.5", help="Text tokenizer for counts: qwen2.5 (offline) or a local Hugging Face tokenizer directory."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Render processes; output order is kept."),
     shard: Optional[str] = typer.Option(None, help="K/N: render only documents whose id hashes to shard K of N (0 <= K < N)."),
@@ -92,7 +95,7 @@ def render(
 
       glyph render docs.jsonl > pages.jsonl
 
-      glyph render --preset dpi96 --align justify report.txt --out pages/
+      glyph render --preset dpi96 --align justify report.txt -d pages/
 
       zcat logs.jsonl.gz | glyph render --shard 0/4 -j 2 | glyph pack -o logs-0.glyph
 
@@ -100,6 +103,8 @@ def render(
     """
     from glyph_cli.typeset.config import resolve_config
 
+    out = opt.renamed(out_dir, out_old, "-d/--out-dir", "-o/--out")
+    input_format = opt.renamed(input_format, format_old, "--input-format", "--format", opt.InputFormat.auto)
     overrides = {
         "page_size": page_size, "dpi": dpi, "margin_x": margin_x, "margin_y": margin_y, "font": font,
         "font_path": str(font_path) if font_path else None, "font_cjk": font_cjk, "font_size": font_size,
@@ -126,7 +131,7 @@ def render(
     if (shards is not None or shard_dir is not None) and (shard_dir is None or (shards is None) == (shard is None)):
         raise UsageError("shard bundles need --shard-dir DIR and one of --shard K/N or --shards N")
     if shard_dir is not None and out is not None:
-        raise UsageError("--shard-dir writes bundles; --out writes PNG files: give one")
+        raise UsageError("--shard-dir writes bundles; --out-dir writes PNG files: give one")
     stream_io.LIMITS.max_line_bytes = max_line_mb << 20
     stream_io.LIMITS.max_text_bytes = max_text_mb << 20
     stream_io.LIMITS.max_decompressed_bytes = max_decompressed_mb << 20
@@ -134,8 +139,8 @@ def render(
     if sample and inputs:
         raise UsageError("--sample renders the embedded sample; give no input files with it")
     job = RenderJob(
-        cfg=cfg, inputs=[str(sample_path())] if sample else (inputs or ["-"]), input_format=input_format,
-        text_field=text_field, id_field=id_field, on_error=on_error, tokenizer=tokenizer,
+        cfg=cfg, inputs=[str(sample_path())] if sample else (inputs or ["-"]), input_format=input_format.value,
+        text_field=text_field, id_field=id_field, on_error=on_error.value, tokenizer=tokenizer,
         workers=workers, shard=None if shard_dir else _shard(shard), out_dir=out, encoding=encoding,
         errors=errors,
     )

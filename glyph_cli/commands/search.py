@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from glyph_cli.commands import options as opt
+
 search = typer.Typer(
     name="search",
     help="LLM-driven genetic search over render configs (Optuna NSGA-II, resumable journal file).",
@@ -59,7 +61,8 @@ def run(
                                                   "task files (`glyph bench tasks`) for --reader vlm; none: the embedded sample."),
     study: str = typer.Option("search.journal", "--study", "-s", help="Journal file, or an Optuna storage URL (sqlite:///x.db)."),
     resume: bool = typer.Option(False, "--resume", help="Continue (or join) the search in --study."),
-    budget: List[str] = typer.Option(["50"], "--budget", "-b", help="Trials in the study (50) and/or minutes of this run (20m, 90s, 2h)."),
+    budget: List[str] = typer.Option(["50"], "--budget", help="Trials in the study (50) and/or minutes of this run (20m, 90s, 2h)."),
+    budget_old: List[str] = opt.deprecated("-b", default=[]),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Evaluation processes sharing the study."),
     proposer: str = typer.Option("nsga", "--proposer", help="random | nsga | llm (an LLM proposes NSGA-II's children)."),
     population: int = typer.Option(8, "--population", min=2, help="Candidates per generation."),
@@ -84,7 +87,8 @@ def run(
     llm_retries: int = typer.Option(3, "--llm-retries", help="--proposer llm: retries per request."),
     best_path: Optional[Path] = typer.Option(None, "--best", help="Best config file [STUDY.best.json]; `glyph render --config` takes it."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write report.md, trials/front JSONL and plots here."),
-    fmt: str = typer.Option("jsonl", "--format", help="stdout: jsonl (the Pareto front) or table."),
+    output_format: opt.OutputFormat = typer.Option(opt.OutputFormat.jsonl, "--format", help="stdout: jsonl (the Pareto front), "
+                                         "table, or auto: a table on a terminal, JSONL when piped."),
 ) -> None:
     """Search render configs; print the Pareto front (JSONL) and write the best config.
 
@@ -105,8 +109,7 @@ def run(
 
     if proposer not in PROPOSERS:
         raise UsageError(f"--proposer {proposer!r}: choose one of {', '.join(PROPOSERS)}")
-    if fmt not in ("jsonl", "table"):
-        raise UsageError("--format must be jsonl or table")
+    budget = opt.renamed(budget, budget_old, "--budget", "-b", ["50"], why="-b is --backend in ask and bench")
     if proposer == "llm" and not llm_base_url:
         raise UsageError("--proposer llm needs --llm-base-url")
     trials, minutes = parse_budget(budget)
@@ -131,13 +134,14 @@ def run(
                               accuracy_weight=accuracy_weight, compression_weight=compression_weight,
                               min_accuracy=min_accuracy, min_compression=min_compression, llm=llm)
     result = run_search(settings, factory if workers > 1 else (lambda: objective), resume=resume, workers=workers)
-    _emit(result, fmt, best_path or _default_best(study), report)
+    _emit(result, opt.output_format(output_format), best_path or _default_best(study), report)
 
 
 @search.command("show")
 def show(
     study: str = typer.Argument(..., help="Journal file or Optuna storage URL of a search."),
-    fmt: str = typer.Option("jsonl", "--format", help="jsonl (the Pareto front) or table."),
+    output_format: opt.OutputFormat = typer.Option(opt.OutputFormat.jsonl, "--format", help="jsonl (the Pareto front), table, "
+                                         "or auto: a table on a terminal, JSONL when piped."),
     best_path: Optional[Path] = typer.Option(None, "--best", help="Also write the best config here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write report.md, trials/front JSONL and plots here."),
 ) -> None:
@@ -145,8 +149,6 @@ def show(
     from glyph_cli.errors import UsageError
     from glyph_cli.search.study import load_study
 
-    if fmt not in ("jsonl", "table"):
-        raise UsageError("--format must be jsonl or table")
     if "://" not in study and not Path(study).is_file():
         raise UsageError(f"{study}: no such search journal")
-    _emit(load_study(study), fmt, best_path, report)
+    _emit(load_study(study), opt.output_format(output_format), best_path, report)

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
 
 train = typer.Typer(help="Train a vision-language model on rendered pages: data, pretrain, sft, grpo, export.",
                     no_args_is_help=True, rich_markup_mode=None)
@@ -16,7 +17,8 @@ train = typer.Typer(help="Train a vision-language model on rendered pages: data,
 @train.command("data")
 def data(
     inputs: Optional[List[str]] = typer.Argument(None, help="Page streams or bundles ('-' or none: stdin)."),
-    output: Path = typer.Option(..., "--output", "-o", help="The dataset directory to write."),
+    out_dir: Optional[Path] = opt.out_dir("The dataset directory to write (required)."),
+    out_old: Optional[Path] = opt.deprecated("--output", "-o"),
     task: Optional[List[str]] = typer.Option(None, "--task", "-t", help="ocr, interleave, generate or instruct "
                                              "(repeatable; default: ocr)."),
     questions: Optional[str] = typer.Option(None, "--questions", help='instruct: JSONL of {"id", "doc", "question", '
@@ -31,20 +33,29 @@ def data(
     shard_size: int = typer.Option(256, "--shard-size", help="Examples per Parquet shard."),
     tokenizer: str = typer.Option("qwen2.5", "--tokenizer", help="--style-sampling: text tokenizer for doc records."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset directory."),
-    on_error: str = typer.Option("fail", "--on-error", help="fail or skip bad documents and questions."),
+    on_error: opt.OnError = opt.on_error("fail or skip bad documents and questions."),
 ) -> int:
     """Build a training set from pages: Parquet shards with page PNGs, a manifest, a completion marker.
 
-      glyph render docs.jsonl | glyph train data -o ocr-set -t ocr -t interleave --style-sampling
+      glyph render docs.jsonl | glyph train data -d ocr-set -t ocr -t interleave --style-sampling
     """
     from glyph_cli.train.pipeline import make_dataset
 
-    policy = log.ErrorPolicy(on_error)
+    output = _required_dir(opt.renamed(out_dir, out_old, "-d/--out-dir", "-o/--output"))
+    policy = opt.policy(on_error)
     make_dataset(inputs or [], output, tasks=tuple(task or ["ocr"]), questions=questions, ocr_ratio=ocr_ratio,
                  style_sampling=style_sampling, style_max_dpi=style_max_dpi, seed=seed,
                  max_target_chars=max_target_chars, template=template, shard_size=shard_size, tokenizer=tokenizer,
                  overwrite=overwrite, policy=policy)
     return 1 if policy.failed else 0
+
+
+def _required_dir(path: Optional[Path]) -> Path:
+    if path is None:
+        from glyph_cli.errors import UsageError
+
+        raise UsageError("give the directory to write with -d/--out-dir DIR")
+    return path
 
 
 def _stage(stage: str, config: Optional[Path], set_: Optional[List[str]], resume: bool, unfreeze_vision: bool,
@@ -98,13 +109,15 @@ def grpo(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
 
 @train.command("export")
 def export(run: Path = typer.Argument(..., help="A run directory (its final/ or last checkpoint) or a checkpoint."),
-           output: Path = typer.Option(..., "--output", "-o", help="The model directory to write."),
+           out_dir: Optional[Path] = opt.out_dir("The model directory to write (required)."),
+           out_old: Optional[Path] = opt.deprecated("--output", "-o"),
            base: Optional[str] = typer.Option(None, "--base", help="Base model directory (default: the run's model)."),
-           dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16 or float32."),
+           dtype: opt.Dtype = typer.Option(opt.Dtype.auto, "--dtype", help="Weights' dtype (auto: the run's)."),
            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing directory.")) -> int:
     """Merge a LoRA adapter, restore the release chat template and generation config, write a model dir."""
     from glyph_cli.train.export import export as export_model
 
-    out = export_model(run, output, base=base, dtype=dtype, overwrite=overwrite)
+    output = _required_dir(opt.renamed(out_dir, out_old, "-d/--out-dir", "-o/--output"))
+    out = export_model(run, output, base=base, dtype=dtype.value, overwrite=overwrite)
     log.info(f"exported {run} to {out}")
     return 0

@@ -8,14 +8,16 @@ from typing import List, Optional
 import typer
 
 from glyph_cli import log
+from glyph_cli.commands import options as opt
 from glyph_cli.errors import BundleError, UsageError
 
 
 def unpack(
-    bundle: str = typer.Argument(..., help="Bundle file; '-' reads stdin."),
+    bundle: str = typer.Argument("-", help="Bundle file; '-' or none reads stdin (redirected from a file: `< x.glyph`)."),
     text: bool = typer.Option(False, "--text", help="Write the input documents back ({\"id\", \"text\", ...metadata} JSONL) instead of pages."),
     doc: List[str] = typer.Option(None, "--doc", help="Only this document id (repeatable)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write files into this directory: PNGs and index.jsonl as `glyph render --out` does, or with --text one ID.txt per document."),
+    out_dir: Optional[str] = opt.out_dir("Write files into this directory: PNGs and index.jsonl as `glyph render --out-dir` does, or with --text one ID.txt per document."),
+    out_old: Optional[str] = opt.deprecated("--out", "-o"),
     verify: bool = typer.Option(False, "--verify", help="Check the whole bundle first and write nothing if any of it is damaged (needs a file)."),
     salvage: bool = typer.Option(False, "--salvage", help="Skip damage: write every intact document, report the damaged ones, exit 1 if any (needs a file)."),
     threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads rebuilding pages; 0 = one per CPU (at most 8). Output order is kept."),
@@ -31,14 +33,17 @@ def unpack(
 
       glyph unpack docs.glyph --text > docs.jsonl
 
-      glyph unpack docs.glyph --doc report-7 --out pages/
+      glyph unpack docs.glyph --doc report-7 -d pages/
     """
     from glyph_cli.bundle.interrupt import sigterm_interrupts
     from glyph_cli.bundle.unpack import Unpacker, damage_report
     from glyph_cli.bundle.unpack import verify as verify_bundle
+    from glyph_cli.inputs import refuse_non_bundle
 
+    out = opt.renamed(out_dir, out_old, "-d/--out-dir", "-o/--out")
     if verify and salvage:
         raise UsageError("--verify writes nothing from a damaged bundle; --salvage writes what is intact: pick one")
+    refuse_non_bundle(bundle)
     if verify:
         checked = verify_bundle(bundle, threads=threads)
         if checked.damages:

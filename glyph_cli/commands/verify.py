@@ -24,7 +24,9 @@ def verify(
     """
     from glyph_cli.bundle.unpack import damage_report
     from glyph_cli.bundle.unpack import verify as verify_bundle
+    from glyph_cli.inputs import refuse_non_bundle
 
+    refuse_non_bundle(bundle)
     result = verify_bundle(bundle, threads=threads)
     if result.damages:
         print(damage_report(bundle, result.damages), file=sys.stderr)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import queue
 import random
 import socket
 import threading
@@ -135,76 +134,19 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def parallel(fn: Callable, items: Iterable, workers: int, ordered: bool) -> Iterator[tuple]:
-    """(item, fn(item)) for every item, computed on `workers` daemon threads.
+    """(item, fn(item)) for every item, computed on `workers` daemon threads (glyph_cli.parallel):
+    Ctrl-C ends the process without waiting for requests that are still out. An error `fn` raises
+    or returns becomes that item's result."""
+    from glyph_cli.parallel import ordered_map
 
-    Items are pulled lazily, and no more than a window of them are in flight or waiting to be
-    emitted. Daemon threads, not an executor, so Ctrl-C ends the process without waiting for
-    requests that are still out. An error `fn` raises or returns becomes that item's result.
-    """
-    window = workers * (ORDERED_WINDOW_PER_WORKER if ordered else 1)
-    todo: queue.Queue = queue.Queue()
-    done: queue.Queue = queue.Queue()
-    slots = threading.Semaphore(window)
-    stop = threading.Event()
-    fed = [0]
-    feed_done, feed_error = object(), object()
-
-    def feed() -> None:
+    def pair(item):
         try:
-            for item in items:
-                while not slots.acquire(timeout=0.1):
-                    if stop.is_set():
-                        return
-                if stop.is_set():
-                    return
-                todo.put((fed[0], item))
-                fed[0] += 1
-        except BaseException as exc:  # the input failed: the consumer re-raises it in order
-            done.put((feed_error, exc, None))
-        finally:
-            for _ in range(workers):
-                todo.put(None)
-            done.put((feed_done, None, None))
+            return item, fn(item)
+        except Exception as exc:  # a bug must fail its item, not the whole run
+            return item, exc
 
-    def work() -> None:
-        while (task := todo.get()) is not None:
-            seq, item = task
-            try:
-                result = fn(item)
-            except Exception as exc:  # a bug must fail its item, not leave the consumer waiting forever
-                result = exc
-            done.put((seq, item, result))
-
-    threads = [threading.Thread(target=feed, name="glyph-feed", daemon=True)]
-    threads += [threading.Thread(target=work, name=f"glyph-worker-{i}", daemon=True) for i in range(workers)]
-    for t in threads:
-        t.start()
-    held: dict[int, tuple] = {}
-    emitted, total, failure = 0, None, None
-    try:
-        while total is None or emitted < total:
-            seq, item, result = done.get()
-            if seq is feed_done:
-                total = fed[0]
-                continue
-            if seq is feed_error:
-                failure = item  # raised once the items fed before it are out
-                continue
-            if not ordered:
-                emitted += 1
-                slots.release()
-                yield item, result
-                continue
-            held[seq] = (item, result)
-            while emitted in held:
-                pair = held.pop(emitted)
-                emitted += 1
-                slots.release()
-                yield pair
-        if failure is not None:
-            raise failure
-    finally:
-        stop.set()
+    window = workers * (ORDERED_WINDOW_PER_WORKER if ordered else 1)
+    return ordered_map(pair, items, workers, window=window, ordered=ordered, daemon=True)
 
 
 class OpenAIBackend(Backend):

@@ -285,7 +285,7 @@ def guard_closed_stdio() -> None:
             if name == "stdin":
                 sys.stdin = _ClosedStream("stdin", "give input files, or redirect stdin from a file")
             elif name == "stdout":
-                sys.stdout = _ClosedStream("stdout", "redirect stdout to a file, or pass -o/--out")
+                sys.stdout = _ClosedStream("stdout", "redirect stdout to a file, or pass -o/--output FILE (-d/--out-dir DIR for files)")
             else:
                 sys.stderr = open(os.devnull, "w")
 

@@ -69,7 +69,7 @@ class PageDir:
             if not self.directory.is_dir():
                 raise UsageError(f"{self.directory}: exists and is not a folder")
             if not _previous_output(self.directory):
-                raise UsageError(f"{self.directory}: is not empty and is not a previous glyph --out folder",
+                raise UsageError(f"{self.directory}: is not empty and is not a previous glyph --out-dir folder",
                                  "name a new or empty folder; glyph replaces only its own output")
         parent = self.directory.resolve().parent
         if not parent.is_dir():

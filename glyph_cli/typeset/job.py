@@ -355,7 +355,7 @@ class RenderJob:
         policy = log.ErrorPolicy(self.on_error)
         totals = Totals()
         start = time.perf_counter()
-        bar = log.progress(desc="render", unit="doc")
+        bar = log.input_progress(self.inputs, desc="render", unit="doc")  # bytes read of the input files
         out = sys.stdout.buffer
         index = None
         if self.out_dir is not None:

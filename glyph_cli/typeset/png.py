@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import functools
 import struct
-import zlib
 
 import numpy as np
 import deflate
 
+from glyph_cli.pngchunk import chunk as _chunk  # the one PNG chunk writer
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 @functools.lru_cache(maxsize=16)
