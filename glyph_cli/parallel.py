@@ -29,6 +29,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, *, proce
     if processes:
         import multiprocessing
 
+        from glyph_cli.interrupts import start_forkserver
+
+        start_forkserver()
         executor: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
                                                        initializer=initializer, initargs=initargs)
     else:
