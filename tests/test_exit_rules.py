@@ -70,6 +70,7 @@ def f(tmp_path_factory, server):
     words = lambda s: len(s.split())  # noqa: E731
     tasks = [ruler.generate("niah_single_1", 300, words, index=i).to_record("words") for i in range(2)]
     (d / "tasks.jsonl").write_bytes(_jsonl(tasks))
+    (d / "bad-results.jsonl").write_bytes(b'{"type": "resul", "key": "t|pages", "params_sha256": "x"}\n')
     (d / "bad-tasks.jsonl").write_bytes(_jsonl(tasks[:1]) + b'{"id": "t9"}\n')
     qs = [{"id": "q1", "doc": "a", "question": "First?", "answer": "x"},
           {"id": "q3", "doc": "c", "question": "Third?", "answer": "y"}]
@@ -106,6 +107,8 @@ BAD_INPUT = [
     ("bench compression", ["bench", "compression", "{d}/bad.jsonl", "--report", "{out}/r"], "bad.jsonl:2"),
     ("bench accuracy", ["bench", "accuracy", "{d}/bad-tasks.jsonl", "-r", "{out}/r.jsonl", *ASK],
      "bad-tasks.jsonl:2"),
+    ("bench accuracy results", ["bench", "accuracy", "{d}/tasks.jsonl", "-r", "{d}/bad-results.jsonl",
+                                "--base-url", "http://127.0.0.1:9/v1"], "bad-results.jsonl:1"),  # before the server
     ("bench speed", ["bench", "speed", "{d}/bad.jsonl", "--rounds", "1"], "bad.jsonl:2"),
     ("export", ["export", "{d}/bad-pages.jsonl", "{out}/e", "--to", "parquet"], "bad-pages.jsonl:3"),
     ("train data", ["train", "data", "{d}/bad-pages.jsonl", "-o", "{out}/t"], "bad-pages.jsonl:3"),
