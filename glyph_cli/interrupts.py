@@ -9,8 +9,9 @@ time they run, and end the same way.
 
 What no handler covers: the interpreter's own start-up (up to the first line of glyph_cli/__main__.py:
 70-120 ms after exec on a loaded 2-core machine, most of it the bare interpreter's) and its shutdown
-after the exit code is decided, where CPython restores the default actions; a signal there ends the process by that signal (status -15 / -2), with nothing left
-half-written, since every output is complete or removed by then.
+after the exit code is decided, where CPython restores the default actions; a signal there ends
+the process by that signal (status -15 / -2), with nothing left half-written, since every output is
+complete or removed by then.
 """
 
 from __future__ import annotations
