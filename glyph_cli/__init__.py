@@ -6,7 +6,7 @@ Pango, Ray or pyarrow: `glyph --help` and a notebook's first import stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not `from typing import ...`: `glyph` installs its signal handlers after this import
 
 __version__ = "0.1.0"
 

@@ -5,14 +5,13 @@ Nothing heavy is imported here: `glyph --help` must not pay for torch, transform
 
 from __future__ import annotations
 
-import signal
 import sys
 import traceback
 
 import click
 import typer
 
-from glyph_cli import __version__, log
+from glyph_cli import __version__, interrupts, log
 from glyph_cli.errors import GlyphError
 
 app = typer.Typer(
@@ -67,8 +66,6 @@ def _register() -> None:
 _register()
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt  # a kill is handled as Ctrl-C: temp files removed, exit 130
 # Global flags a user may also give after the subcommand (`glyph render x.jsonl -v`); no subcommand
 # defines an option of these names, so moving them before the subcommand changes no meaning.
 GLOBAL_FLAGS = frozenset({"-v", "--verbose", "--quiet", "--progress", "--no-progress"})
@@ -91,36 +88,50 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return front + rest
 
 
-def main(argv: list[str] | None = None) -> None:
-    # Be quiet in `glyph render ... | head`: the default SIGPIPE action ends the process silently.
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _sigterm)
-    from glyph_cli.streams.io import guard_closed_stdio
-
-    guard_closed_stdio()
+def _dispatch(argv: list[str] | None) -> int:
     try:
         args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
         result = app(args=args, standalone_mode=False, prog_name="glyph")
-        code = result if isinstance(result, int) else 0
+        return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        code = 130
+        return exc.exit_code  # typer turns Ctrl-C into a silent Exit(130)
+    except click.exceptions.Abort:
+        return interrupts.INTERRUPTED
     except click.ClickException as exc:
         exc.show(file=sys.stderr)
-        code = exc.exit_code
+        return exc.exit_code
     except GlyphError as exc:
         if log.settings.verbose:
             traceback.print_exc(file=sys.stderr)
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        code = exc.exit_code
+        return exc.exit_code
     except Exception as exc:  # an unexpected failure is still one line unless -v
         if log.settings.verbose:
             traceback.print_exc(file=sys.stderr)
         print(f"{type(exc).__name__}: {exc} (rerun with -v for the traceback)", file=sys.stderr)
-        code = 1
-    if code == 130:
-        print("Interrupted", file=sys.stderr)  # typer turns Ctrl-C into a silent return value of 130
-    sys.stdout.flush()
-    sys.exit(code)
+        return 1
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the app on `argv` (default: sys.argv[1:]) and return the exit code: every failure is one line
+    on stderr (with a traceback under -v), an interrupt is 130 and the line `Interrupted`."""
+    from glyph_cli.streams.io import guard_closed_stdio
+
+    try:
+        guard_closed_stdio()
+        code = _dispatch(argv)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        code = interrupts.INTERRUPTED
+    if interrupts.received is not None:
+        code = interrupts.INTERRUPTED  # a signal came, whatever came of the work
+    if code == interrupts.INTERRUPTED:
+        print("Interrupted", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `glyph` command. glyph_cli/__main__.py (the installed script) installs the signal handlers
+    before importing this module; a caller of this function gets them here."""
+    interrupts.install()
+    interrupts.finish(run(argv))

@@ -40,6 +40,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, *, proce
         import concurrent.futures as cf
         import multiprocessing
 
+        from glyph_cli.interrupts import start_forkserver
+
+        start_forkserver()
         pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
                                       initializer=initializer, initargs=initargs)
 

@@ -172,6 +172,47 @@ def test_folder_names_never_collide():
     assert "index.jsonl" not in names and all("/" not in n and not n.startswith(".") for n in names)
 
 
+def test_folder_names_are_unique_on_case_insensitive_file_systems():
+    import unicodedata
+
+    from glyph_cli.streams.outdir import name_key
+
+    nfc = unicodedata.normalize("NFC", "Café")
+    ids = ["Report", "report", "REPORT", nfc, unicodedata.normalize("NFD", nfc), "café", "CON", "con.txt",
+           "a.", "a", "Index.jsonl", "ß", "ss", "straße", "strasse"]
+    names = [doc_dirname(i) for i in ids]
+    assert len({name_key(n) for n in names}) == len(ids), names  # what macOS and Windows compare by
+    assert all(n.isascii() for n in names)
+    assert doc_dirname("report") == "report" and doc_dirname("a-1_b.c") == "a-1_b.c"  # plain names stay
+    assert doc_dirname("Report") == doc_dirname("Report") == "Report-" + __import__("hashlib").sha1(b"Report").hexdigest()[:12]
+
+
+def test_out_dir_refuses_ids_made_to_collide_under_casefold(tmp_path):
+    crafted = doc_dirname("Report").lower()  # a plain lowercase id equal to Report's name, casefolded
+    with pytest.raises(GlyphError, match="case-insensitive"):
+        with PageDir(tmp_path / "out") as pd:
+            pd.begin({"type": "doc", "id": "Report"})
+            pd.begin({"type": "doc", "id": crafted})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_and_unpack_out_keep_ids_apart_that_differ_in_case(tmp_path):
+    from glyph_cli.streams.outdir import name_key
+
+    src = tmp_path / "docs.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"id": i, "text": f"Text of {i}."}) + b"\n" for i in ("Report", "report")))
+    stream = run_glyph("render", str(src), check=True).stdout
+    bundle = tmp_path / "b.glyph"
+    run_glyph("pack", "-o", str(bundle), input=stream, check=True)
+    for args in (["render", str(src)], ["unpack", str(bundle)]):
+        out = tmp_path / f"{args[0]}-out"
+        run_glyph(*args, "--out-dir", str(out), check=True)
+        folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+        assert len({name_key(f) for f in folders}) == 2, folders
+        index = [orjson.loads(line) for line in (out / "index.jsonl").read_bytes().splitlines()]
+        assert {r["file"].split("/")[0] for r in index if r["type"] == "page"} == set(folders)
+
+
 def _page(doc, i=0):
     return {"type": "page", "doc": doc, "index": i, "image": "x"}
 

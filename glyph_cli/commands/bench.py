@@ -174,12 +174,12 @@ def accuracy(
         arms.append(acc.Arm(acc.TEXT_ARM, None))
     backend_options = opt.backend_from(backend_params)
     tasks = acc.read_tasks(task_files)
+    store = acc.ResultsFile(results)  # a damaged results file fails before the backend is reached
     from glyph_cli.models.registry import build
 
     engine = build(backend_options, Sampling(max_new_tokens=max_new_tokens if max_new_tokens is not None else 8192))
     try:
         run = acc.AccuracyRun(engine, arms, tokenizer, protocol.value, max_new_tokens)
-        store = acc.ResultsFile(results)
         bar = log.progress(total=len(tasks) * len(arms), desc="bench accuracy", unit="answer")
         for _ in run.run(tasks, store, policy, task_files=list(task_files)):
             bar.update(1)

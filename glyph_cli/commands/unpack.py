@@ -44,6 +44,10 @@ def unpack(
     if verify and salvage:
         raise UsageError("--verify writes nothing from a damaged bundle; --salvage writes what is intact: pick one")
     refuse_non_bundle(bundle)
+    if doc and bundle != "-":  # a --doc the index lacks fails before anything is written
+        missing = _not_in_index(bundle, doc)
+        if missing:
+            raise _no_such(bundle, missing)
     if verify:
         checked = verify_bundle(bundle, threads=threads)
         if checked.damages:
@@ -58,6 +62,27 @@ def unpack(
         raise BundleError(f"{bundle}: {len(result.damages)} problem(s) (listed above){reencoded}; {result.docs} "
                           "intact document(s) written")
     if result.missing:
-        shown = ", ".join(repr(m) for m in result.missing[:5])
-        raise BundleError(f"{bundle}: no document {shown}" + (" ..." if len(result.missing) > 5 else ""),
-                          "`glyph ls` lists the ids")
+        raise _no_such(bundle, result.missing)
+
+
+def _no_such(bundle: str, missing: list[str]) -> BundleError:
+    shown = ", ".join(repr(m) for m in missing[:5])
+    return BundleError(f"{bundle}: no document {shown}" + (" ..." if len(missing) > 5 else ""),
+                       "`glyph ls` lists the ids")
+
+
+def _not_in_index(bundle: str, ids: list[str]) -> list[str]:
+    """The ids a bundle file's index does not hold ([] when the index cannot be read: the unpacking
+    then reports the damage itself)."""
+    from glyph_cli.bundle.reader import read_index
+    from glyph_cli.bundle.unpack import open_bundle
+
+    try:
+        with open_bundle(bundle) as fh:
+            lines = read_index(fh, bundle)
+            if lines is None:
+                return []
+            found = {str(line.get("id")) for line in lines if line.get("type") == "doc"}
+    except BundleError:
+        return []
+    return sorted(set(ids) - found)

@@ -1,9 +1,9 @@
 """`--out DIR`: a page stream as PNG files plus DIR/index.jsonl (`glyph render --out`, `glyph unpack --out`).
 
 Nothing is lost and nothing looks complete after a failed run:
-- every document gets its own folder whose name is collision-free: an id that is not already a safe
-  name (`a/b`, `..`, `index.jsonl`, anything over 80 characters) gets a hash of the id appended, so
-  `a/b` and `a_b` never share one; two documents with the same id are an error;
+- every document gets its own folder whose name is collision-free on any file system (`doc_dirname`):
+  `a/b` and `a_b` never share one, nor do `Report` and `report` on a case-insensitive one (macOS,
+  Windows), nor an NFC and an NFD spelling of one name; two documents with the same id are an error;
 - the output is built in a hidden folder next to DIR and put in place only when the run succeeds, so an
   interrupted run leaves DIR as it was, and a rerun never mixes in stale pages of a previous run;
 - DIR may be empty or a previous glyph output (it has index.jsonl and only the folders it names);
@@ -18,22 +18,38 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from glyph_cli.errors import GlyphError, UsageError
 from glyph_cli.streams.io import dumps
 
 INDEX = "index.jsonl"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-_RESERVED = {INDEX, ".", ".."}
+_KEEP = re.compile(r"[a-z0-9_-][a-z0-9._-]{0,79}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Names Windows gives to devices, whatever the extension; `index.jsonl` is the folder's own index.
+_RESERVED = re.compile(r"(index\.jsonl|(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?)")
 
 
 def doc_dirname(doc_id: str) -> str:
-    """A file-system-safe, collision-free folder name for a document id."""
-    safe = _SAFE.sub("_", doc_id)[:80].lstrip(".") or "_"
-    if safe != doc_id or safe.lower() in _RESERVED:
-        safe += "-" + hashlib.sha1(doc_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return safe
+    """The folder (or file) name of a document id: the id itself when it is a plain lowercase name
+    (`[a-z0-9._-]`, at most 80 characters, not starting or ending with `.`, not reserved); otherwise
+    its safe form (other characters as `_`, leading dots dropped, cut to 80) plus `-` and 12 hex digits
+    of the id's sha1.
+
+    Depends only on the id, so it is stable across runs. Every name is ASCII, so Unicode
+    normalisation (macOS stores NFD) cannot merge two, and a name kept as the id has no capitals, so
+    ids that differ only in case (`Report`, `report`) get different names under casefold too.
+    """
+    if _KEEP.fullmatch(doc_id) and not doc_id.endswith(".") and not _RESERVED.fullmatch(doc_id):
+        return doc_id
+    safe = _UNSAFE.sub("_", doc_id)[:80].lstrip(".") or "_"
+    return f"{safe}-{hashlib.sha1(doc_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+def name_key(name: str) -> str:
+    """What a case-insensitive, normalising file system (macOS, Windows) compares file names by."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _previous_output(directory: Path) -> bool:
@@ -79,7 +95,7 @@ class PageDir:
         os.umask(mask)
         os.chmod(self._stage, 0o777 & ~mask)  # mkdtemp makes 0700; the result should look like any new folder
         self._index = open(self._stage / INDEX, "wb")
-        self._names: dict[str, object] = {}  # folder name -> id
+        self._names: dict[str, str] = {}  # name_key(folder name) -> id
         self._current: str | None = None
         self._closed = False
 
@@ -95,10 +111,14 @@ class PageDir:
         """A doc record: reserves its folder. Returns its index line (written by `write`)."""
         doc_id = str(record.get("id"))
         name = doc_dirname(doc_id)
-        if name in self._names:
+        other = self._names.get(name_key(name))
+        if other == doc_id:
             raise GlyphError(f"{self.directory}: two documents with the id {doc_id!r}; the second would "
                              "overwrite the first's pages", "give documents unique ids")
-        self._names[name] = doc_id
+        if other is not None:  # only ids made to collide get here: kept names have no capitals
+            raise GlyphError(f"{self.directory}: documents {other!r} and {doc_id!r} would share the folder "
+                             f"{name!r} on a case-insensitive file system", "rename one of them")
+        self._names[name_key(name)] = doc_id
         self._current = name
         return dumps(record)
 
@@ -117,7 +137,7 @@ class PageDir:
         """The current document is damaged: its files go, its name is free again."""
         if self._current is not None:
             shutil.rmtree(self._stage / self._current, ignore_errors=True)
-            self._names.pop(self._current, None)
+            self._names.pop(name_key(self._current), None)
             self._current = None
 
     def write(self, line: bytes) -> None:

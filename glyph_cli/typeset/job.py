@@ -171,6 +171,9 @@ class _PageWorkers:
         import concurrent.futures as cf
         import multiprocessing
 
+        from glyph_cli.interrupts import start_forkserver
+
+        start_forkserver()
         self.renderer = renderer
         self.window = 2 * workers
         self.lookahead = 4 * workers
