@@ -4,6 +4,7 @@ slot of which page each source line lands in."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from glyph_cli.streams.documents import Document
@@ -155,3 +156,52 @@ def test_paragraph_fill_and_border_are_drawn_around_each_paragraph_box(tmp_path,
     assert img[top + 5, left - 3].tolist() == white and img[top + 5, right + 3].tolist() == white
     ink = img[16:16 + 10 * n, 16:280]
     assert (ink.sum(axis=2) < 200).any()  # the text is drawn on the fill
+
+
+MIXED = lines(
+    "Plain prose: the quick brown fox jumps over the lazy dog, 0123456789 (a+b)*c = d; \"quotes\" 'too'.",
+    "Accents and Greek: café naïve façade Ærø ὅτι αβγ Кириллица, and punctuation: – — … « » ¶ § ©.",
+    "中文排版测试：这是一个句子，包含全角标点。日本語のかな、한국어문장",
+    "Combining: e\u0301 a\u0308 n\u0303 and right-to-left: שלום עולם مرحبا بالعالم in one line.",
+    "Emoji and astral: 😀 🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 next to plain words.",
+    "no-break  spaces   in   runs and a\ttab",
+)
+
+
+def _pango_drawn(ts, page):
+    """The same page drawn by Pango for every line (the path glyph used before its glyph runs)."""
+    ts._clear()
+    ts._pango_lines(page.lines)
+    return ts._coverage(ts.page_w, ts.page_h).astype(int)
+
+
+@pytest.mark.parametrize("text", [PROSE_LINES := "\n".join(["Lorem ipsum dolor sit amet, consectetur "
+                                  "adipiscing elit; sed do eiusmod tempor (incididunt) ut labore."] * 90), MIXED],
+                         ids=["prose", "mixed"])
+def test_glyph_runs_draw_what_pango_draws(ts, text):
+    for page in pages(ts, text):
+        ts._clear()
+        ts._draw_lines(page.lines)
+        ours = ts._coverage(ts.page_w, ts.page_h).astype(int)
+        theirs = _pango_drawn(ts, page)
+        assert ours.sum() > 0
+        # Pango rounds advances to 1/1024 pt, glyph runs do not: a glyph lands at most one sample
+        # (1/4 pixel) apart, so edge pixels change by up to 64 and the ink does not; a wrong glyph
+        # or a misplaced line would change a line's ink by a percent and pixels by over 128
+        assert (ours == theirs).mean() > 0.98
+        for slot in range(len(page.lines)):
+            rows = slice(round(16 + slot * 10), round(16 + (slot + 1) * 10))
+            assert abs(ours[rows].sum() - theirs[rows].sum()) <= 0.001 * theirs[rows].sum()
+            blur = lambda a: a[rows, :-2] + a[rows, 1:-1] + a[rows, 2:]  # noqa: E731
+            assert np.abs(blur(ours) - blur(theirs)).max() <= 96
+
+
+def test_only_plain_scripts_take_the_glyph_run_path(ts):
+    kinds = {}
+    for ch in "aé中한😀\u0301שم ":
+        ts._classify(ord(ch)) if ord(ch) < 0x10000 else None
+        kinds[ch] = int(ts._kind[ord(ch)]) if ord(ch) < 0x10000 else None
+    assert kinds["a"] == kinds["é"] < 253 and kinds["中"] < 253 and kinds["한"] < 253
+    assert kinds["中"] != kinds["a"]  # the CJK fallback font draws it, as Pango would choose
+    assert kinds["\u0301"] == kinds["ש"] == kinds["م"] == 254  # Pango shapes these
+    assert kinds[" "] == 253  # blank: advanced over, not drawn

@@ -20,6 +20,7 @@ import numpy as np
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
+from glyph_cli.typeset.glyphs import GLYPH_DTYPE, GlyphCanvas, scaled_font
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
@@ -28,6 +29,16 @@ _PROBE_SCALE = 64  # characters are measured at 64x the font size: advances to 1
 CHUNK_CHARS = 3000  # measured: ~1M chars/s for 1-3K-char chunks, a quarter of that at 80K
 _NOT_DRAWN = {"Zs", "Zl", "Zp", "Cc", "Cf"}
 _ALIGN = {"left": "LEFT", "right": "RIGHT", "center": "CENTER", "justify": "LEFT"}
+# Scripts drawn as plain glyph runs (one cmap glyph per character, no shaping): Latin, Greek, Cyrillic,
+# Armenian, Georgian, punctuation and symbols, CJK, kana, Hangul syllables, Yi, full-width forms.
+# Everything else (combining marks, right-to-left and complex scripts, astral planes) goes to Pango.
+_PLAIN_RANGES = ((0x20, 0x58F), (0x10A0, 0x10FF), (0x1E00, 0x1FFF), (0x2000, 0x2BFF), (0x2E00, 0x2E7F),
+                 (0x3000, 0x312F), (0x3190, 0x9FFF), (0xA000, 0xA4CF), (0xAC00, 0xD7A3), (0xF900, 0xFAFF),
+                 (0xFE30, 0xFE4F), (0xFF01, 0xFFEF))
+_PLAIN_BIDI = {"L", "EN", "ES", "ET", "CS", "ON", "WS", "B", "S"}
+_UNKNOWN, _PANGO, _BLANK = 255, 254, 253
+_M8, _M16 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
+_S2, _S8, _S16, _ROUND4 = np.uint64(2), np.uint64(8), np.uint64(16), np.uint64(0x0000000200000002)  # glyph-table kinds; below them: the index of a plain font
 
 
 @dataclass
@@ -75,7 +86,8 @@ def _gi():
 
     gi.require_version("Pango", "1.0")
     gi.require_version("PangoCairo", "1.0")
-    from gi.repository import Pango, PangoCairo
+    gi.require_version("PangoFc", "1.0")
+    from gi.repository import Pango, PangoCairo, PangoFc  # noqa: F401  (PangoFc: Font.get_glyph)
 
     return Pango, PangoCairo
 
@@ -96,7 +108,7 @@ class Typesetter:
             raise ConfigError(f"font family {family!r} is not installed",
                               "`fc-list : family` lists installed families; or pass --font-path FILE")
         self.family = family
-        self.pctx = self.fontmap.create_context()
+        self.pctx = Pango.FontMap.create_context(self.fontmap)  # not PangoFc's deprecated one
         options = cairo.FontOptions()
         options.set_hint_metrics(cairo.HINT_METRICS_OFF)  # layout independent of dpi
         options.set_hint_style(getattr(cairo, f"HINT_STYLE_{cfg.hinting.upper()}"))
@@ -108,10 +120,12 @@ class Typesetter:
         s = cfg.scale
         self.page_w, self.page_h = cfg.page_px
         k = self.oversample = cfg.oversample
-        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, self.page_w * k, self.page_h)
+        # a width that is a multiple of 8 samples lets _coverage read rows as uint64 words
+        self.surface = cairo.ImageSurface(cairo.FORMAT_A8, -(-self.page_w * k // 8) * 8, self.page_h)
         self.ctx = cairo.Context(self.surface)
         # the surface is reused for every page, so one numpy view of its memory serves them all
         self.pixels = np.ndarray((self.page_h, self.surface.get_stride()), np.uint8, self.surface.get_data())
+        self._swar: tuple[np.ndarray, np.ndarray] | None = None
         self.x0 = (cfg.margin_x + cfg.frame_padding + cfg.left_indent) * s
         self.top = cfg.margin_y + cfg.frame_padding
         # Pango sees only the uniform dpi scale (for hinting); given a squeezed matrix it would
@@ -159,6 +173,13 @@ class Typesetter:
             self._probe.set_font_description(big)
             self._probe.set_attributes(attrs)
             self.widths = WordWidths(self._char_width)
+            # per BMP character: how it is drawn (_UNKNOWN until first seen), its glyph and advance
+            self._kind = np.full(0x10000, _UNKNOWN, np.uint8)
+            self._glyph = np.zeros(0x10000, np.uint64)
+            self._advance = np.zeros(0x10000, np.float64)
+            self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
+            self._font_slot: dict[str, int] = {}
+            self.canvas = GlyphCanvas(self.pixels, self.page_w * k, tuple(self.ctx.get_matrix()))
         self.width_units = cfg.text_width / cfg.horizontal_scale
         probe = Pango.Layout.new(self.pctx)
         probe.set_font_description(self.desc)
@@ -186,7 +207,7 @@ class Typesetter:
                 continue  # spaces, controls, format characters, variation selectors: nothing to draw
             if ch not in self._char_font:
                 font = self.fontset.get_font(ord(ch))
-                ok = font is not None and font.has_char(ch)
+                ok = font is not None and self._Pango.Font.has_char(font, ch)
                 self._char_font[ch] = font.describe().get_family() if ok else None
             fam = self._char_font[ch]
             if fam is None:
@@ -391,19 +412,92 @@ class Typesetter:
         info = self.flow_info(page, last)
         self._clear()
         if page.lines:
-            cfg = self.cfg
-            layout = self.layout
-            layout.set_text("\n".join([t for _, t, _ in page.lines]), -1)
-            it = layout.get_iter()
-            show = self._PangoCairo.show_layout_line
-            move = self.ctx.move_to
-            y0 = self.top + self.baseline
-            for slot, _, w in page.lines:
-                move(self._line_x(w), y0 + slot * cfg.line_height)
-                show(self.ctx, it.get_line_readonly())
-                if not it.next_line():
-                    break
+            self._draw_lines(page.lines)
         return info, self._coverage(info.width, info.height)
+
+    def _draw_lines(self, lines: list[tuple[int, str, float]]) -> None:
+        """Lines of plain characters become one glyph array per font; other lines go to Pango."""
+        cfg = self.cfg
+        texts = [t for _, t, _ in lines]
+        cps = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32)
+        lens = np.fromiter(map(len, texts), np.int64, len(texts))
+        idx = cps if not len(cps) or cps.max() < 0x10000 else np.where(cps < 0x10000, cps, 0)
+        kind = self._kind[idx]
+        if (kind == _UNKNOWN).any():
+            for cp in np.unique(idx[kind == _UNKNOWN]).tolist():
+                self._classify(cp)
+            kind = self._kind[idx]
+        if idx is not cps:
+            kind = np.where(cps < 0x10000, kind, _PANGO)
+        line_of = np.repeat(np.arange(len(texts)), lens)
+        pango = np.zeros(len(texts), bool)
+        pango[line_of[kind == _PANGO]] = True
+        if not pango.all():
+            adv = self._advance[idx]
+            before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
+            first = np.cumsum(lens) - lens
+            line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
+            line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
+            y = self.top + self.baseline + np.array([slot for slot, _, _ in lines]) * cfg.line_height
+            draw = (kind < _BLANK) & ~pango[line_of]
+            sel = line_of[draw]
+            glyphs = np.empty(len(sel), GLYPH_DTYPE)
+            glyphs["index"] = self._glyph[idx[draw]]
+            glyphs["x"] = before[draw] - line_start[sel]
+            glyphs["y"] = y[sel]
+            fonts = kind[draw]
+            self.surface.flush()
+            if len(self._plain_fonts) == 1:
+                self.canvas.show(self._plain_fonts[0][1], glyphs)
+            else:
+                for f in np.unique(fonts).tolist():
+                    self.canvas.show(self._plain_fonts[f][1], glyphs[fonts == f])
+            self.canvas.flush()
+            self.surface.mark_dirty()
+        if pango.any():
+            self._pango_lines([ln for ln, p in zip(lines, pango.tolist()) if p])
+
+    def _pango_lines(self, lines: list[tuple[int, str, float]]) -> None:
+        cfg = self.cfg
+        layout = self.layout
+        layout.set_text("\n".join([t for _, t, _ in lines]), -1)
+        it = layout.get_iter()
+        show = self._PangoCairo.show_layout_line
+        move = self.ctx.move_to
+        y0 = self.top + self.baseline
+        for slot, _, w in lines:
+            move(self._line_x(w), y0 + slot * cfg.line_height)
+            show(self.ctx, it.get_line_readonly())
+            if not it.next_line():
+                break
+
+    def _classify(self, cp: int) -> None:
+        """Decide once how character `cp` is drawn: a plain glyph of which font, blank, or by Pango."""
+        ch = chr(cp)
+        self._advance[cp] = self.widths.char(ch)
+        cat = unicodedata.category(ch)
+        if cat == "Zs":
+            self._kind[cp] = _BLANK
+            return
+        self._kind[cp] = _PANGO
+        if (cat[0] in "MC" or unicodedata.bidirectional(ch) not in _PLAIN_BIDI
+                or not any(a <= cp <= b for a, b in _PLAIN_RANGES)):
+            return
+        font = self.fontset.get_font(cp)
+        if font is None or not self._Pango.Font.has_char(font, ch):
+            return
+        glyph = font.get_glyph(ch)
+        if not glyph or glyph & self._Pango.GLYPH_UNKNOWN_FLAG:
+            return
+        key = font.describe().to_string()
+        slot = self._font_slot.get(key)
+        if slot is None:
+            if len(self._plain_fonts) >= _BLANK:
+                return
+            slot = self._font_slot[key] = len(self._plain_fonts)
+            self._plain_fonts.append((font, scaled_font(font)))
+        self._glyph[cp] = glyph
+        self._kind[cp] = slot
 
     def _flow_pages(self, prep: Prepared, start_page: int, pos: int, draw: bool):
         pages = self.flow(prep)
@@ -445,11 +539,26 @@ class Typesetter:
         k = self.oversample
         if k == 1:
             return self.pixels[:height, :width]
-        if k == 4:  # four samples are one uint32: add them with two masked shifts (SWAR), not a reduce
-            v = self.pixels[:height].view(np.uint32)[:, :width]
-            t = (v & 0x00FF00FF) + ((v >> 8) & 0x00FF00FF)
-            t = (t & 0xFFFF) + (t >> 16)
-            return ((t + 2) >> 2).astype(np.uint8)
+        if k == 4:
+            # Eight samples are one uint64: two masked shifts add them in fours (SWAR), in place in
+            # buffers kept for every page (fresh 2 MB temporaries cost more than the arithmetic).
+            if self._swar is None:
+                shape = (self.page_h, self.pixels.shape[1] // 8)
+                self._swar = (np.empty(shape, np.uint64), np.empty(shape, np.uint64))
+            words = (width + 1) // 2
+            v = self.pixels[:height].view(np.uint64)[:, :words]
+            a, b = (buf[:height, :words] for buf in self._swar)
+            np.bitwise_and(v, _M8, out=a)
+            np.right_shift(v, _S8, out=b)
+            b &= _M8
+            a += b  # four 16-bit sums of two samples
+            np.right_shift(a, _S16, out=b)
+            a &= _M16
+            b &= _M16
+            a += b  # two 32-bit sums of four samples
+            a += _ROUND4
+            a >>= _S2
+            return a.view(np.uint8)[:, :words * 8:4][:, :width]
         cols = self.pixels[:height, :width * k].reshape(height, width, k)
         return ((cols.sum(axis=2, dtype=np.uint16) + k // 2) // k).astype(np.uint8)
 
