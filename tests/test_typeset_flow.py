@@ -180,8 +180,7 @@ def _pango_drawn(ts, page):
                          ids=["prose", "mixed"])
 def test_glyph_runs_draw_what_pango_draws(ts, text):
     for page in pages(ts, text):
-        ts._clear()
-        ts._draw_lines(page.lines)
+        ts.draw_flow(page, False)
         ours = ts._coverage(ts.page_w, ts.page_h).astype(int)
         theirs = _pango_drawn(ts, page)
         assert ours.sum() > 0
@@ -205,3 +204,37 @@ def test_only_plain_scripts_take_the_glyph_run_path(ts):
     assert kinds["中"] != kinds["a"]  # the CJK fallback font draws it, as Pango would choose
     assert kinds["\u0301"] == kinds["ש"] == kinds["م"] == 254  # Pango shapes these
     assert kinds[" "] == 253  # blank: advanced over, not drawn
+
+
+def test_the_crop_is_the_released_one_read_from_the_ink():
+    """The released code crops each page to its rightmost ink column + 1 and the last page to its
+    lowest ink row, plus the margin in pixels, where ink differs from the background by over 5
+    grey levels. glyph knows the crop before drawing (from glyph ink boxes); check it against that
+    rule applied to the drawn, uncropped page."""
+    from glyph_cli.typeset.raster import Rasteriser
+
+    words = ("When a class attribute reference would yield a class method object, it is transformed "
+             "into an instance method object; (see [docs] \"quotes\" & 42% of cases) jumps over fox.").split()
+    texts = [" ".join(words[i % 7:] + words[:i % 7]) * (1 + i % 3) for i in range(40)]
+    text = "\n".join(texts[i] if i % 5 else texts[i][: 30 + i] for i in range(40))
+    agree = total = 0
+    for dpi in (72, 96):
+        cfg = resolve_config("glyph", overrides={"dpi": dpi})
+        full = resolve_config(None, None, {**cfg.to_dict(), "auto_crop_width": False, "auto_crop_last_page": False})
+        ts, drawer, ras = Typesetter(cfg), Typesetter(full), Rasteriser(cfg)
+        for line in text.split("\n")[:12]:
+            page = pages(ts, line)[0]
+            info = ts.flow_info(page, True)
+            _, cov = drawer.draw_flow(page, True)
+            ink = np.abs(ras.grey_lut[cov].astype(int) - ras.grey_lut[0]) > 5
+            right = np.flatnonzero(ink.any(axis=0))[-1] + 1 + 10
+            bottom = np.flatnonzero(ink.any(axis=1))[-1] + 10
+            assert abs(info.width - right) <= 1 and abs(info.height - bottom) <= 1
+            agree += (info.width, info.height) == (right, bottom)
+            total += 1
+    assert agree >= 0.8 * total
+
+
+def test_a_page_without_ink_is_not_cropped(ts):
+    info = ts.flow_info(pages(ts, "   \n\n")[0], True)
+    assert (info.width, info.height) == (595, 842)

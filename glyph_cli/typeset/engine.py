@@ -20,7 +20,7 @@ import numpy as np
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
-from glyph_cli.typeset.glyphs import GLYPH_DTYPE, GlyphCanvas, scaled_font
+from glyph_cli.typeset.glyphs import GLYPH_DTYPE, GlyphCanvas, glyph_extents, scaled_font
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
@@ -37,6 +37,9 @@ _PLAIN_RANGES = ((0x20, 0x58F), (0x10A0, 0x10FF), (0x1E00, 0x1FFF), (0x2000, 0x2
                  (0xFE30, 0xFE4F), (0xFF01, 0xFFEF))
 _PLAIN_BIDI = {"L", "EN", "ES", "ET", "CS", "ON", "WS", "B", "S"}
 _UNKNOWN, _PANGO, _BLANK = 255, 254, 253
+# A pixel the released crop counts as ink differs from the background by over 5 of 255 grey levels:
+# a glyph edge must cover about 4% of it (measured on drawn pages: see tests/test_typeset_flow.py)
+_INK_EDGE = 0.04
 _M8, _M16 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
 _S2, _S8, _S16, _ROUND4 = np.uint64(2), np.uint64(8), np.uint64(16), np.uint64(0x0000000200000002)  # glyph-table kinds; below them: the index of a plain font
 
@@ -64,6 +67,17 @@ class Line:
     def byte_index(self, d: int) -> int:
         c = d - self.chunk_start
         return c if self.offsets is None else int(self.offsets.starts[c])
+
+
+class _Run:
+    """A page's plain glyphs (cairo_glyph_t array and font slot of each), the lines Pango draws,
+    and the ink's right edge and bottom in device pixels per drawn glyph."""
+
+    glyphs: np.ndarray
+    fonts: np.ndarray
+    pango_lines: list
+    ink_right: np.ndarray
+    ink_bottom: np.ndarray
 
 
 class _ChunkOffsets:
@@ -177,6 +191,9 @@ class Typesetter:
             self._kind = np.full(0x10000, _UNKNOWN, np.uint8)
             self._glyph = np.zeros(0x10000, np.uint64)
             self._advance = np.zeros(0x10000, np.float64)
+            # ink box of each plain glyph from its origin (pt): right edge and lowest point
+            self._ink_right = np.full(0x10000, -np.inf)
+            self._ink_bottom = np.full(0x10000, -np.inf)
             self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
             self._font_slot: dict[str, int] = {}
             self.canvas = GlyphCanvas(self.pixels, self.page_w * k, tuple(self.ctx.get_matrix()))
@@ -372,19 +389,30 @@ class Typesetter:
         return paginate(prep.display, self.widths, width, self.lines_per_page, self.cfg.paragraph_lines)
 
     def flow_info(self, page: FlowPage, last: bool) -> PageInfo:
-        cfg, s = self.cfg, self.cfg.scale
+        return self._flow_info(page, last, self._run(page.lines))
+
+    def _flow_info(self, page: FlowPage, last: bool, run: "_Run | None") -> PageInfo:
+        """The page's size after the released code's crop, which reads the ink of the drawn page:
+        the rightmost column and (last page) the lowest row that differ from the background by more
+        than 5 grey levels, plus the margin in pixels. The ink is known from the layout (glyph ink
+        boxes at their drawn positions), so the size is known before the page is drawn."""
+        cfg = self.cfg
         width, height = self.page_w, self.page_h
-        if cfg.auto_crop_width:  # as the released code crops: the margin is added in pixels
-            right = max((self._line_x(w) + w for _, _, w in page.lines), default=0.0)
+        ink_right = float(run.ink_right.max()) if run is not None and len(run.ink_right) else -math.inf
+        ink = math.isfinite(ink_right)
+        if cfg.auto_crop_width:
+            right = None
+            if ink:  # the column holding the rightmost ink, + 1
+                right = math.ceil(ink_right - _INK_EDGE)
             if cfg.draws_boxes and page.boxes:  # the box is ink the crop keeps
-                right = max(right, (cfg.text_width + cfg.border_padding + cfg.border_width / 2)
-                            / cfg.horizontal_scale)
-            width = min(self.page_w, max(1, math.ceil(self.x0 + right * s * cfg.horizontal_scale)
-                                        + round(cfg.margin_x)))
-        if last and cfg.auto_crop_last_page and page.lines:
-            slot = page.lines[-1][0]
-            bottom = self.top + slot * cfg.line_height + self.baseline + self.descent
-            height = min(self.page_h, max(1, math.ceil(bottom * s) + round(cfg.margin_y)))
+                box = math.ceil(self.x0 + (cfg.text_width + cfg.border_padding + cfg.border_width / 2)
+                                * cfg.scale)
+                right = box if right is None else max(right, box)
+            if right is not None:
+                width = min(self.page_w, max(1, right + round(cfg.margin_x)))
+        if last and cfg.auto_crop_last_page and ink:  # the row holding the lowest ink (not + 1)
+            bottom = math.ceil(float(run.ink_bottom.max()) - _INK_EDGE) - 1
+            height = min(self.page_h, max(1, bottom + round(cfg.margin_y)))
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
 
     def para_boxes(self, page: FlowPage) -> list[tuple[int, int, int, int]]:
@@ -409,14 +437,30 @@ class Typesetter:
         return 0.0
 
     def draw_flow(self, page: FlowPage, last: bool) -> tuple[PageInfo, np.ndarray]:
-        info = self.flow_info(page, last)
+        run = self._run(page.lines)
+        info = self._flow_info(page, last, run)
         self._clear()
-        if page.lines:
-            self._draw_lines(page.lines)
+        if run is not None:
+            if len(run.glyphs):
+                self.surface.flush()
+                fonts = run.fonts
+                if len(self._plain_fonts) == 1:
+                    self.canvas.show(self._plain_fonts[0][1], run.glyphs)
+                else:
+                    for f in np.unique(fonts).tolist():
+                        self.canvas.show(self._plain_fonts[f][1], run.glyphs[fonts == f])
+                self.canvas.flush()
+                self.surface.mark_dirty()
+            if run.pango_lines:
+                self._pango_lines(run.pango_lines)
         return info, self._coverage(info.width, info.height)
 
-    def _draw_lines(self, lines: list[tuple[int, str, float]]) -> None:
-        """Lines of plain characters become one glyph array per font; other lines go to Pango."""
+    def _run(self, lines: list[tuple[int, str, float]]) -> "_Run | None":
+        """A page's glyphs: lines of plain characters become glyph arrays, the rest is left to Pango.
+        Also the ink's extent in device pixels, per drawn glyph (Pango lines: per character, from
+        advances and the font's descent)."""
+        if not lines:
+            return None
         cfg = self.cfg
         texts = [t for _, t, _ in lines]
         cps = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32)
@@ -432,30 +476,33 @@ class Typesetter:
         line_of = np.repeat(np.arange(len(texts)), lens)
         pango = np.zeros(len(texts), bool)
         pango[line_of[kind == _PANGO]] = True
-        if not pango.all():
-            adv = self._advance[idx]
-            before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
-            first = np.cumsum(lens) - lens
-            line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
-            line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
-            y = self.top + self.baseline + np.array([slot for slot, _, _ in lines]) * cfg.line_height
-            draw = (kind < _BLANK) & ~pango[line_of]
-            sel = line_of[draw]
-            glyphs = np.empty(len(sel), GLYPH_DTYPE)
-            glyphs["index"] = self._glyph[idx[draw]]
-            glyphs["x"] = before[draw] - line_start[sel]
-            glyphs["y"] = y[sel]
-            fonts = kind[draw]
-            self.surface.flush()
-            if len(self._plain_fonts) == 1:
-                self.canvas.show(self._plain_fonts[0][1], glyphs)
-            else:
-                for f in np.unique(fonts).tolist():
-                    self.canvas.show(self._plain_fonts[f][1], glyphs[fonts == f])
-            self.canvas.flush()
-            self.surface.mark_dirty()
-        if pango.any():
-            self._pango_lines([ln for ln, p in zip(lines, pango.tolist()) if p])
+        adv = self._advance[idx]
+        before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
+        first = np.cumsum(lens) - lens
+        line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
+        line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
+        y = self.top + self.baseline + np.array([slot for slot, _, _ in lines]) * cfg.line_height
+        draw = (kind < _BLANK) & ~pango[line_of]
+        sel = line_of[draw]
+        run = _Run()
+        run.glyphs = np.empty(len(sel), GLYPH_DTYPE)
+        run.glyphs["index"] = self._glyph[idx[draw]]
+        x = run.glyphs["x"]
+        x[:] = before[draw] - line_start[sel]
+        run.glyphs["y"] = y[sel]
+        run.fonts = kind[draw]
+        run.pango_lines = [ln for ln, p in zip(lines, pango.tolist()) if p]
+        # ink: cairo draws a glyph at its position rounded to a whole sample (1/oversample pixel)
+        s, hx, k = cfg.scale, cfg.scale * cfg.horizontal_scale, self.oversample
+        gx = np.floor((self.x0 + x * hx) * k + 0.5) / k
+        ink_idx = idx[draw]
+        right, bottom = [gx + self._ink_right[ink_idx] * hx], [(y[sel] + self._ink_bottom[ink_idx]) * s]
+        if run.pango_lines:
+            inked = pango[line_of] & (kind != _BLANK)
+            right.append(self.x0 + (before[inked] - line_start[line_of[inked]] + adv[inked]) * hx)
+            bottom.append((y[line_of[inked]] + self.descent) * s)
+        run.ink_right, run.ink_bottom = np.concatenate(right), np.concatenate(bottom)
+        return run
 
     def _pango_lines(self, lines: list[tuple[int, str, float]]) -> None:
         cfg = self.cfg
@@ -498,6 +545,10 @@ class Typesetter:
             self._plain_fonts.append((font, scaled_font(font)))
         self._glyph[cp] = glyph
         self._kind[cp] = slot
+        x_bearing, y_bearing, width, height = glyph_extents(self._plain_fonts[slot][1], glyph)
+        if width > 0 and height > 0:
+            self._ink_right[cp] = x_bearing + width
+            self._ink_bottom[cp] = y_bearing + height
 
     def _flow_pages(self, prep: Prepared, start_page: int, pos: int, draw: bool):
         pages = self.flow(prep)
