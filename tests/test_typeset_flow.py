@@ -238,3 +238,67 @@ def test_the_crop_is_the_released_one_read_from_the_ink():
 def test_a_page_without_ink_is_not_cropped(ts):
     info = ts.flow_info(pages(ts, "   \n\n")[0], True)
     assert (info.width, info.height) == (595, 842)
+
+
+# reportlab's CJK wrap (the released code sets wordWrap="CJK" when the text holds U+4E00-U+9FFF);
+# checked against reportlab + pdftotext on Chinese message catalogs by benchmarks/bench_fidelity.py
+def _widths(ts, s):
+    return [ts.widths.char(c) for c in s]
+
+
+def _fill(ts, ch, extra=0):
+    """A run of `ch` one character wider than the line, plus `extra` more."""
+    n = int(ts.width_units / ts.widths.char(ch) + 1e-9)
+    return ch * (n + 1 + extra), n
+
+
+def test_cjk_text_breaks_between_any_two_characters(ts):
+    text, n = _fill(ts, "中", 5)
+    got = pages(ts, text)[0].lines
+    assert [t for _, t, _ in got] == ["中" * n, "中" * 6]
+    assert got[0][2] <= ts.width_units + 1e-6 < got[0][2] + ts.widths.char("中")
+
+
+def test_cjk_closing_punctuation_hangs_in_the_margin(ts):
+    text, n = _fill(ts, "中")
+    hung = "中" * n + "。" + "中中"
+    assert [t for _, t, _ in pages(ts, hung)[0].lines] == ["中" * n + "。", "中中"]
+    opening = "中" * n + "（" + "中中"
+    assert [t for _, t, _ in pages(ts, opening)[0].lines] == ["中" * n, "（中中"]
+
+
+def test_latin_inside_cjk_breaks_after_the_last_space_or_ideograph_of_the_second_half(ts):
+    text, n = _fill(ts, "中")
+    cjk = "中" * (n - 3)
+    word = "abcdefghij"
+    lines = [t for _, t, _ in pages(ts, cjk + word + "中")[0].lines]
+    assert lines == [cjk, word + "中"]  # cut after the last ideograph
+    spaced = "中" * (n - 6) + "ab " + word
+    lines = [t for _, t, _ in pages(ts, spaced + "\nx")[0].lines]
+    assert lines == ["中" * (n - 6) + "ab ", word, "x"]  # the space stays at the end of the line
+    # a Paragraph that is one plain run of text (one source line) has its lines stripped
+    assert [t for _, t, _ in pages(ts, spaced)[0].lines] == ["中" * (n - 6) + "ab", word]
+    assert ts.widths.char("a") < ts.widths.char("中")
+
+
+def test_cjk_whitespace_collapses_to_one_measured_space(ts):
+    # the Paragraph's ends are stripped; the tab before the <br/> is inside it and stays a space
+    got = pages(ts, " 中文 \t 字\t\n")[0].lines
+    assert [t for _, t, _ in got] == ["中文 字 "]
+    assert got[0][2] == pytest.approx(sum(_widths(ts, "中文 字 ")))
+    assert [t for _, t, _ in pages(ts, "  前导\n中文  两个空格")[0].lines] == ["\u00a0\u00a0前导", "中文\u00a0\u00a0两个空格"]
+
+
+def test_cjk_paragraph_moved_on_by_a_page_split_gains_a_space_per_line(ts):
+    """reportlab lays out the part of a Paragraph that moves to the next page again, from its
+    lines with a space appended to each but the last: a line that was full now overflows."""
+    _, n = _fill(ts, "中")
+    row = "中" * n
+    while sum(_widths(ts, row + "ｱ")) <= ts.width_units:  # half-width kana: fill to under a space
+        row += "ｱ"
+    assert ts.width_units - sum(_widths(ts, row)) < ts.widths.char(" ")
+    text = "\n".join(["中"] * 80 + [row * 3])  # one Paragraph of 30 lines: lines 80-82 run over
+    first, second = pages(ts, text)[:2]
+    assert [t for _, t, _ in first.lines[-1:]] == [row]
+    # the moved lines were full: the first gains a space that overflows and opens the next line
+    assert [t for _, t, _ in second.lines] == [row, " " + row[:-1], row[-1]]
