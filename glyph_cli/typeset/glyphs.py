@@ -21,6 +21,7 @@ import functools
 import numpy as np
 
 _FORMAT_A8 = 2
+_OPERATOR_ADD = 12
 # cairo_glyph_t: unsigned long index; double x, y
 GLYPH_DTYPE = np.dtype([("index", np.uint64), ("x", np.float64), ("y", np.float64)])
 
@@ -50,6 +51,7 @@ def _libs():
         ("cairo_destroy", None, [vp]),
         ("cairo_set_matrix", None, [vp, ctypes.POINTER(_Matrix)]),
         ("cairo_set_scaled_font", None, [vp, vp]),
+        ("cairo_set_operator", None, [vp, i]),
         ("cairo_show_glyphs", None, [vp, vp, i]),
         ("cairo_scaled_font_glyph_extents", None, [vp, vp, i, ctypes.POINTER(_TextExtents)]),
     ]:
@@ -88,9 +90,13 @@ class GlyphCanvas:
         if cairo.cairo_status(self._cr):
             raise RuntimeError("cairo could not create a drawing context")
         cairo.cairo_set_matrix(self._cr, ctypes.byref(_Matrix(*matrix)))
+        # Glyphs are drawn first on a cleared page, where adding coverage gives the same bytes as
+        # cairo's OVER (which sums overlapping glyphs into a page-sized mask, then composites it);
+        # ADD composites each glyph directly: measured 2-3x faster at 4 samples per pixel.
+        cairo.cairo_set_operator(self._cr, _OPERATOR_ADD)
 
     def show(self, font: int, glyphs: np.ndarray) -> None:
-        """Draw `glyphs` (GLYPH_DTYPE, user-space positions) in scaled font `font`, opaque."""
+        """Add `glyphs` (GLYPH_DTYPE, user-space positions) in scaled font `font` to the coverage."""
         if len(glyphs):
             glyphs = np.ascontiguousarray(glyphs)
             self._cairo.cairo_set_scaled_font(self._cr, font)
