@@ -71,12 +71,11 @@ class Line:
 
 class _Run:
     """A page's plain glyphs (cairo_glyph_t array and font slot of each), the lines Pango draws,
-    and the ink's right edge and bottom in device pixels per drawn glyph."""
+    and the ink's bottom in device pixels per drawn glyph."""
 
     glyphs: np.ndarray
     fonts: np.ndarray
     pango_lines: list
-    ink_right: np.ndarray
     ink_bottom: np.ndarray
 
 
@@ -192,7 +191,7 @@ class Typesetter:
             self._glyph = np.zeros(0x10000, np.uint64)
             self._advance = np.zeros(0x10000, np.float64)
             # ink box of each plain glyph from its origin (pt): right edge and lowest point
-            self._ink_right = np.full(0x10000, -np.inf)
+            self._ink_right_of = np.full(0x10000, -np.inf)
             self._ink_bottom = np.full(0x10000, -np.inf)
             self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
             self._font_slot: dict[str, int] = {}
@@ -389,20 +388,20 @@ class Typesetter:
         return paginate(prep.display, self.widths, width, self.lines_per_page, self.cfg.paragraph_lines)
 
     def flow_info(self, page: FlowPage, last: bool) -> PageInfo:
-        return self._flow_info(page, last, self._run(page.lines))
+        bottom = self._run(page.lines) if last and self.cfg.auto_crop_last_page else None
+        return self._flow_info(page, self._ink_right(page.lines), bottom)
 
-    def _flow_info(self, page: FlowPage, last: bool, run: "_Run | None") -> PageInfo:
+    def _flow_info(self, page: FlowPage, ink_right: float, run: "_Run | None") -> PageInfo:
         """The page's size after the released code's crop, which reads the ink of the drawn page:
         the rightmost column and (last page) the lowest row that differ from the background by more
         than 5 grey levels, plus the margin in pixels. The ink is known from the layout (glyph ink
-        boxes at their drawn positions), so the size is known before the page is drawn."""
+        boxes at their drawn positions), so the size is known before the page is drawn. `run` is
+        given for a last page to crop."""
         cfg = self.cfg
         width, height = self.page_w, self.page_h
-        ink_right = float(run.ink_right.max()) if run is not None and len(run.ink_right) else -math.inf
-        ink = math.isfinite(ink_right)
         if cfg.auto_crop_width:
             right = None
-            if ink:  # the column holding the rightmost ink, + 1
+            if math.isfinite(ink_right):  # the column holding the rightmost ink, + 1
                 right = math.ceil(ink_right - _INK_EDGE)
             if cfg.draws_boxes and page.boxes:  # the box is ink the crop keeps
                 box = math.ceil(self.x0 + (cfg.text_width + cfg.border_padding + cfg.border_width / 2)
@@ -410,10 +409,42 @@ class Typesetter:
                 right = box if right is None else max(right, box)
             if right is not None:
                 width = min(self.page_w, max(1, right + round(cfg.margin_x)))
-        if last and cfg.auto_crop_last_page and ink:  # the row holding the lowest ink (not + 1)
-            bottom = math.ceil(float(run.ink_bottom.max()) - _INK_EDGE) - 1
-            height = min(self.page_h, max(1, bottom + round(cfg.margin_y)))
+        if run is not None and len(run.ink_bottom):  # the row holding the lowest ink (not + 1)
+            lowest = float(run.ink_bottom.max())
+            if math.isfinite(lowest):
+                height = min(self.page_h, max(1, math.ceil(lowest - _INK_EDGE) - 1 + round(cfg.margin_y)))
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
+
+    def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
+        """Device x of the page's rightmost ink, from the last four drawn characters of each line
+        (a glyph further left does not reach past them), placed back from the line's end."""
+        tails, trails = [], []
+        for _, t, _ in lines:
+            r = t.rstrip()  # trailing blanks draw nothing
+            tails.append(r[-4:])
+            trails.append(t[len(r):])
+        tail = "".join(tails)
+        if not tail:
+            return -math.inf
+        cfg = self.cfg
+        idx, kind = self._kinds(tail)
+        adv = self._advance[idx]
+        n_tail = np.fromiter(map(len, tails), np.int64, len(tails))
+        trail_w = np.zeros(len(lines))
+        if any(trails):
+            t_idx, _ = self._kinds("".join(trails))
+            cum = np.concatenate([[0.0], np.cumsum(self._advance[t_idx])])
+            ends = np.cumsum(np.fromiter(map(len, trails), np.int64, len(trails)))
+            trail_w = cum[ends] - cum[np.concatenate([[0], ends[:-1]])]
+        line_end = np.array([self._line_x(w) + w for _, _, w in lines]) - trail_w
+        cum = np.cumsum(adv)
+        seg_end = cum[np.maximum(np.cumsum(n_tail) - 1, 0)]
+        x = np.repeat(line_end - seg_end, n_tail) + cum - adv  # each tail character's origin
+        hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
+        # cairo draws a glyph at its position rounded to a whole sample (1/oversample pixel)
+        gx = np.floor((self.x0 + x * hx) * k + 0.5) / k
+        right = np.where(kind == _PANGO, self.x0 + (x + adv) * hx, gx + self._ink_right_of[idx] * hx)
+        return float(right.max())
 
     def para_boxes(self, page: FlowPage) -> list[tuple[int, int, int, int]]:
         """Pixel rectangles (x0, y0, x1, y1) of each Paragraph's box on the page, outset by
@@ -438,7 +469,8 @@ class Typesetter:
 
     def draw_flow(self, page: FlowPage, last: bool) -> tuple[PageInfo, np.ndarray]:
         run = self._run(page.lines)
-        info = self._flow_info(page, last, run)
+        bottom = run if last and self.cfg.auto_crop_last_page else None
+        info = self._flow_info(page, self._ink_right(page.lines), bottom)
         self._clear()
         if run is not None:
             if len(run.glyphs):
@@ -457,22 +489,13 @@ class Typesetter:
 
     def _run(self, lines: list[tuple[int, str, float]]) -> "_Run | None":
         """A page's glyphs: lines of plain characters become glyph arrays, the rest is left to Pango.
-        Also the ink's extent in device pixels, per drawn glyph (Pango lines: per character, from
-        advances and the font's descent)."""
+        Also each drawn glyph's ink bottom in device pixels (Pango's lines: the font's descent)."""
         if not lines:
             return None
         cfg = self.cfg
         texts = [t for _, t, _ in lines]
-        cps = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32)
+        idx, kind = self._kinds("".join(texts))
         lens = np.fromiter(map(len, texts), np.int64, len(texts))
-        idx = cps if not len(cps) or cps.max() < 0x10000 else np.where(cps < 0x10000, cps, 0)
-        kind = self._kind[idx]
-        if (kind == _UNKNOWN).any():
-            for cp in np.unique(idx[kind == _UNKNOWN]).tolist():
-                self._classify(cp)
-            kind = self._kind[idx]
-        if idx is not cps:
-            kind = np.where(cps < 0x10000, kind, _PANGO)
         line_of = np.repeat(np.arange(len(texts)), lens)
         pango = np.zeros(len(texts), bool)
         pango[line_of[kind == _PANGO]] = True
@@ -487,22 +510,31 @@ class Typesetter:
         run = _Run()
         run.glyphs = np.empty(len(sel), GLYPH_DTYPE)
         run.glyphs["index"] = self._glyph[idx[draw]]
-        x = run.glyphs["x"]
-        x[:] = before[draw] - line_start[sel]
+        run.glyphs["x"] = before[draw] - line_start[sel]
         run.glyphs["y"] = y[sel]
         run.fonts = kind[draw]
         run.pango_lines = [ln for ln, p in zip(lines, pango.tolist()) if p]
-        # ink: cairo draws a glyph at its position rounded to a whole sample (1/oversample pixel)
-        s, hx, k = cfg.scale, cfg.scale * cfg.horizontal_scale, self.oversample
-        gx = np.floor((self.x0 + x * hx) * k + 0.5) / k
-        ink_idx = idx[draw]
-        right, bottom = [gx + self._ink_right[ink_idx] * hx], [(y[sel] + self._ink_bottom[ink_idx]) * s]
+        # ink bottom (pixels) of every drawn glyph; Pango's lines: the font's descent
+        s = cfg.scale
+        bottom = [(y[sel] + self._ink_bottom[idx[draw]]) * s]
         if run.pango_lines:
             inked = pango[line_of] & (kind != _BLANK)
-            right.append(self.x0 + (before[inked] - line_start[line_of[inked]] + adv[inked]) * hx)
             bottom.append((y[line_of[inked]] + self.descent) * s)
-        run.ink_right, run.ink_bottom = np.concatenate(right), np.concatenate(bottom)
+        run.ink_bottom = np.concatenate(bottom)
         return run
+
+    def _kinds(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Table index and drawing kind of each character of `text` (classified on first sight)."""
+        cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        idx = cps if not len(cps) or cps.max() < 0x10000 else np.where(cps < 0x10000, cps, 0)
+        kind = self._kind[idx]
+        if (kind == _UNKNOWN).any():
+            for cp in np.unique(idx[kind == _UNKNOWN]).tolist():
+                self._classify(cp)
+            kind = self._kind[idx]
+        if idx is not cps:
+            kind = np.where(cps < 0x10000, kind, _PANGO)
+        return idx, kind
 
     def _pango_lines(self, lines: list[tuple[int, str, float]]) -> None:
         cfg = self.cfg
@@ -547,7 +579,7 @@ class Typesetter:
         self._kind[cp] = slot
         x_bearing, y_bearing, width, height = glyph_extents(self._plain_fonts[slot][1], glyph)
         if width > 0 and height > 0:
-            self._ink_right[cp] = x_bearing + width
+            self._ink_right_of[cp] = x_bearing + width
             self._ink_bottom[cp] = y_bearing + height
 
     def _flow_pages(self, prep: Prepared, start_page: int, pos: int, draw: bool):

@@ -354,11 +354,13 @@ class _CJKParagraph:
         out = []
         ranges = self.ranges()
         for k, (a, b) in enumerate(ranges):
-            text = "".join(chars[a:b])
-            if self.plain and k < len(ranges) - 1:
-                text = text.strip()
-            out.append(FlowLine(self.offsets[a] if a < len(self.offsets) else self.offsets[-1], text,
-                                sum(cum_w[a:b]), self.breaks[b - 1] or k == len(ranges) - 1))
+            start, hard = self.offsets[a], self.breaks[b - 1] or k == len(ranges) - 1
+            if self.plain and k < len(ranges) - 1:  # drawn stripped, from the line's start
+                while a < b and chars[a].isspace():
+                    a += 1
+                while b > a and chars[b - 1].isspace():
+                    b -= 1
+            out.append(FlowLine(start, "".join(chars[a:b]), sum(cum_w[a:b]), hard))
         return out
 
     def rest(self, cut: int) -> "_CJKParagraph":
