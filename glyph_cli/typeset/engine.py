@@ -36,12 +36,12 @@ _PLAIN_RANGES = ((0x20, 0x58F), (0x10A0, 0x10FF), (0x1E00, 0x1FFF), (0x2000, 0x2
                  (0x3000, 0x312F), (0x3190, 0x9FFF), (0xA000, 0xA4CF), (0xAC00, 0xD7A3), (0xF900, 0xFAFF),
                  (0xFE30, 0xFE4F), (0xFF01, 0xFFEF))
 _PLAIN_BIDI = {"L", "EN", "ES", "ET", "CS", "ON", "WS", "B", "S"}
-_UNKNOWN, _PANGO, _BLANK = 255, 254, 253
+_UNKNOWN, _PANGO, _BLANK = 255, 254, 253  # glyph-table kinds; below them: the index of a plain font
 # A pixel the released crop counts as ink differs from the background by over 5 of 255 grey levels:
 # a glyph edge must cover about 4% of it (measured on drawn pages: see tests/test_typeset_flow.py)
 _INK_EDGE = 0.04
 _M8, _M16 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
-_S2, _S8, _S16, _ROUND4 = np.uint64(2), np.uint64(8), np.uint64(16), np.uint64(0x0000000200000002)  # glyph-table kinds; below them: the index of a plain font
+_S2, _S8, _S16, _ROUND4 = np.uint64(2), np.uint64(8), np.uint64(16), np.uint64(0x0000000200000002)
 
 
 @dataclass
