@@ -60,7 +60,9 @@ def norm(line: str) -> str:
 
 def released_lines(text: str, font_file: str, margin: float = 10, font_size: float = 9,
                    leading: float = 10) -> list[list[str]]:
-    """Per page, the non-empty lines the released layout draws (whitespace normalised)."""
+    """Per page, the non-empty lines the released layout draws (whitespace normalised). As the
+    released code does, a text holding a CJK ideograph (U+4E00-U+9FFF) is wrapped with
+    wordWrap="CJK"."""
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -70,7 +72,8 @@ def released_lines(text: str, font_file: str, margin: float = 10, font_size: flo
     if name not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(name, font_file))
     style = ParagraphStyle("cmp", parent=getSampleStyleSheet()["Normal"], fontName=name, fontSize=font_size,
-                           leading=leading, alignment=0)
+                           leading=leading, alignment=0,
+                           wordWrap="CJK" if re.search("[\u4e00-\u9fff]", text) else None)
     body = escape(text.replace("\u00ad", "").replace("\u200b", ""))
     body = re.sub(r" {2,}", lambda m: "&nbsp;" * len(m.group()), body)
     parts = body.split("\n")

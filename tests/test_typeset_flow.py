@@ -4,6 +4,7 @@ slot of which page each source line lands in."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from glyph_cli.streams.documents import Document
@@ -155,3 +156,149 @@ def test_paragraph_fill_and_border_are_drawn_around_each_paragraph_box(tmp_path,
     assert img[top + 5, left - 3].tolist() == white and img[top + 5, right + 3].tolist() == white
     ink = img[16:16 + 10 * n, 16:280]
     assert (ink.sum(axis=2) < 200).any()  # the text is drawn on the fill
+
+
+MIXED = lines(
+    "Plain prose: the quick brown fox jumps over the lazy dog, 0123456789 (a+b)*c = d; \"quotes\" 'too'.",
+    "Accents and Greek: café naïve façade Ærø ὅτι αβγ Кириллица, and punctuation: – — … « » ¶ § ©.",
+    "中文排版测试：这是一个句子，包含全角标点。日本語のかな、한국어문장",
+    "Combining: e\u0301 a\u0308 n\u0303 and right-to-left: שלום עולם مرحبا بالعالم in one line.",
+    "Emoji and astral: 😀 🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 next to plain words.",
+    "no-break  spaces   in   runs and a\ttab",
+)
+
+
+def _pango_drawn(ts, page):
+    """The same page drawn by Pango for every line (the path glyph used before its glyph runs)."""
+    ts._clear()
+    ts._pango_lines(page.lines)
+    return ts._coverage(ts.page_w, ts.page_h).astype(int)
+
+
+@pytest.mark.parametrize("text", [PROSE_LINES := "\n".join(["Lorem ipsum dolor sit amet, consectetur "
+                                  "adipiscing elit; sed do eiusmod tempor (incididunt) ut labore."] * 90), MIXED],
+                         ids=["prose", "mixed"])
+def test_glyph_runs_draw_what_pango_draws(ts, text):
+    for page in pages(ts, text):
+        ts.draw_flow(page, False)
+        ours = ts._coverage(ts.page_w, ts.page_h).astype(int)
+        theirs = _pango_drawn(ts, page)
+        assert ours.sum() > 0
+        # Pango rounds advances to 1/1024 pt, glyph runs do not: a glyph lands at most one sample
+        # (1/4 pixel) apart, so edge pixels change by up to 64 and the ink does not; a wrong glyph
+        # or a misplaced line would change a line's ink by a percent and pixels by over 128
+        assert (ours == theirs).mean() > 0.98
+        for slot in range(len(page.lines)):
+            rows = slice(round(16 + slot * 10), round(16 + (slot + 1) * 10))
+            assert abs(ours[rows].sum() - theirs[rows].sum()) <= 0.001 * theirs[rows].sum()
+            blur = lambda a: a[rows, :-2] + a[rows, 1:-1] + a[rows, 2:]  # noqa: E731
+            assert np.abs(blur(ours) - blur(theirs)).max() <= 96
+
+
+def test_only_plain_scripts_take_the_glyph_run_path(ts):
+    kinds = {}
+    for ch in "aé中한😀\u0301שم ":
+        ts._classify(ord(ch)) if ord(ch) < 0x10000 else None
+        kinds[ch] = int(ts._kind[ord(ch)]) if ord(ch) < 0x10000 else None
+    assert kinds["a"] == kinds["é"] < 253 and kinds["中"] < 253 and kinds["한"] < 253
+    assert kinds["中"] != kinds["a"]  # the CJK fallback font draws it, as Pango would choose
+    assert kinds["\u0301"] == kinds["ש"] == kinds["م"] == 254  # Pango shapes these
+    assert kinds[" "] == 253  # blank: advanced over, not drawn
+
+
+def test_the_crop_is_the_released_one_read_from_the_ink():
+    """The released code crops each page to its rightmost ink column + 1 and the last page to its
+    lowest ink row, plus the margin in pixels, where ink differs from the background by over 5
+    grey levels. glyph knows the crop before drawing (from glyph ink boxes); check it against that
+    rule applied to the drawn, uncropped page."""
+    from glyph_cli.typeset.raster import Rasteriser
+
+    words = ("When a class attribute reference would yield a class method object, it is transformed "
+             "into an instance method object; (see [docs] \"quotes\" & 42% of cases) jumps over fox.").split()
+    texts = [" ".join(words[i % 7:] + words[:i % 7]) * (1 + i % 3) for i in range(40)]
+    text = "\n".join(texts[i] if i % 5 else texts[i][: 30 + i] for i in range(40))
+    agree = total = 0
+    for dpi in (72, 96):
+        cfg = resolve_config("glyph", overrides={"dpi": dpi})
+        full = resolve_config(None, None, {**cfg.to_dict(), "auto_crop_width": False, "auto_crop_last_page": False})
+        ts, drawer, ras = Typesetter(cfg), Typesetter(full), Rasteriser(cfg)
+        for line in text.split("\n")[:12]:
+            page = pages(ts, line)[0]
+            info = ts.flow_info(page, True)
+            _, cov = drawer.draw_flow(page, True)
+            ink = np.abs(ras.grey_lut[cov].astype(int) - ras.grey_lut[0]) > 5
+            right = np.flatnonzero(ink.any(axis=0))[-1] + 1 + 10
+            bottom = np.flatnonzero(ink.any(axis=1))[-1] + 10
+            assert abs(info.width - right) <= 1 and abs(info.height - bottom) <= 1
+            agree += (info.width, info.height) == (right, bottom)
+            total += 1
+    assert agree >= 0.8 * total
+
+
+def test_a_page_without_ink_is_not_cropped(ts):
+    info = ts.flow_info(pages(ts, "   \n\n")[0], True)
+    assert (info.width, info.height) == (595, 842)
+
+
+# reportlab's CJK wrap (the released code sets wordWrap="CJK" when the text holds U+4E00-U+9FFF);
+# checked against reportlab + pdftotext on Chinese message catalogs by benchmarks/bench_fidelity.py
+def _widths(ts, s):
+    return [ts.widths.char(c) for c in s]
+
+
+def _fill(ts, ch, extra=0):
+    """A run of `ch` one character wider than the line, plus `extra` more."""
+    n = int(ts.width_units / ts.widths.char(ch) + 1e-9)
+    return ch * (n + 1 + extra), n
+
+
+def test_cjk_text_breaks_between_any_two_characters(ts):
+    text, n = _fill(ts, "中", 5)
+    got = pages(ts, text)[0].lines
+    assert [t for _, t, _ in got] == ["中" * n, "中" * 6]
+    assert got[0][2] <= ts.width_units + 1e-6 < got[0][2] + ts.widths.char("中")
+
+
+def test_cjk_closing_punctuation_hangs_in_the_margin(ts):
+    text, n = _fill(ts, "中")
+    hung = "中" * n + "。" + "中中"
+    assert [t for _, t, _ in pages(ts, hung)[0].lines] == ["中" * n + "。", "中中"]
+    opening = "中" * n + "（" + "中中"
+    assert [t for _, t, _ in pages(ts, opening)[0].lines] == ["中" * n, "（中中"]
+
+
+def test_latin_inside_cjk_breaks_after_the_last_space_or_ideograph_of_the_second_half(ts):
+    text, n = _fill(ts, "中")
+    cjk = "中" * (n - 3)
+    word = "abcdefghij"
+    lines = [t for _, t, _ in pages(ts, cjk + word + "中")[0].lines]
+    assert lines == [cjk, word + "中"]  # cut after the last ideograph
+    spaced = "中" * (n - 6) + "ab " + word
+    lines = [t for _, t, _ in pages(ts, spaced + "\nx")[0].lines]
+    assert lines == ["中" * (n - 6) + "ab ", word, "x"]  # the space stays at the end of the line
+    # a Paragraph that is one plain run of text (one source line) has its lines stripped
+    assert [t for _, t, _ in pages(ts, spaced)[0].lines] == ["中" * (n - 6) + "ab", word]
+    assert ts.widths.char("a") < ts.widths.char("中")
+
+
+def test_cjk_whitespace_collapses_to_one_measured_space(ts):
+    # the Paragraph's ends are stripped; the tab before the <br/> is inside it and stays a space
+    got = pages(ts, " 中文 \t 字\t\n")[0].lines
+    assert [t for _, t, _ in got] == ["中文 字 "]
+    assert got[0][2] == pytest.approx(sum(_widths(ts, "中文 字 ")))
+    assert [t for _, t, _ in pages(ts, "  前导\n中文  两个空格")[0].lines] == ["\u00a0\u00a0前导", "中文\u00a0\u00a0两个空格"]
+
+
+def test_cjk_paragraph_moved_on_by_a_page_split_gains_a_space_per_line(ts):
+    """reportlab lays out the part of a Paragraph that moves to the next page again, from its
+    lines with a space appended to each but the last: a line that was full now overflows."""
+    _, n = _fill(ts, "中")
+    row = "中" * n
+    while sum(_widths(ts, row + "ｱ")) <= ts.width_units:  # half-width kana: fill to under a space
+        row += "ｱ"
+    assert ts.width_units - sum(_widths(ts, row)) < ts.widths.char(" ")
+    text = "\n".join(["中"] * 80 + [row * 3])  # one Paragraph of 30 lines: lines 80-82 run over
+    first, second = pages(ts, text)[:2]
+    assert [t for _, t, _ in first.lines[-1:]] == [row]
+    # the moved lines were full: the first gains a space that overflows and opens the next line
+    assert [t for _, t, _ in second.lines] == [row, " " + row[:-1], row[-1]]

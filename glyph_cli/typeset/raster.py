@@ -40,6 +40,8 @@ class Rasteriser:
         if self.grey:
             level = self.bg[0] + (self.fg[0] - self.bg[0]) * coverage
             self.grey_lut = np.round(level / 255.0 * top).astype(np.uint8)
+            # black on white at 8 bits maps coverage c to 255 - c: a bitwise not, not a table lookup
+            self.grey_invert = bool(np.array_equal(self.grey_lut, 255 - np.arange(256)))
         # Palette pages: index 0 is bg, then k steps towards fg, then k towards the marker colour.
         k = max(1, top // 2) if self.bits > 1 else 1
         self.k = k
@@ -86,7 +88,8 @@ class Rasteriser:
         if boxes:
             return self._boxes(coverage, boxes)
         if not marker_rects and self.grey:
-            return encode_png(self.grey_lut[coverage], self.bits, None, self.cfg.png_level)
+            grey = np.invert(coverage) if self.grey_invert else self.grey_lut[coverage]
+            return encode_png(grey, self.bits, None, self.cfg.png_level)
         index = self.fg_lut[coverage]
         for x0, y0, x1, y1 in marker_rects:
             if x1 > x0 and y1 > y0:
