@@ -17,7 +17,7 @@ from glyph_cli.streams.documents import Document
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.engine import PageInfo, Typesetter, tool_versions
 from glyph_cli.typeset.raster import Rasteriser
-from glyph_cli.typeset.text import prepare
+from glyph_cli.typeset.text import Prepared, prepare
 
 PAGE_BUFFER = 64  # pages held before switching to count-then-draw (~2-6 MB of PNG at 72 dpi)
 
@@ -68,7 +68,7 @@ class Renderer:
             infos += [info for info, _, _ in self.typesetter.pages(
                 prep, start_page=last.index + 1, pos=last.d_end, draw=False)]
         page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
-        yield self._doc_record(doc, prep, infos, page_tokens)
+        yield self.make_doc_record(doc, prep, infos, page_tokens)
         for page in buffered:
             yield self._page_record(doc, prep, page, page_tokens[page.info.index])
         if overflow:
@@ -89,7 +89,7 @@ class Renderer:
         for i, layout in enumerate(layouts):
             layouts[i] = None  # drawn pages are dropped as they go
             info, coverage = self.typesetter.draw_flow(layout, i == last)
-            yield self.flow_page_record(doc, prep, info, self.rasteriser.encode(
+            yield self.page_record(doc, prep, info, self.rasteriser.encode(
                 coverage, [], self.typesetter.para_boxes(layout)), page_tokens[i])
 
     def flow_layout(self, doc: Document, prep=None):
@@ -100,23 +100,29 @@ class Renderer:
         layouts = list(ts.flow(prep))
         infos = [ts.flow_info(p, i == len(layouts) - 1) for i, p in enumerate(layouts)]
         page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
-        return layouts, infos, page_tokens, self._doc_record(doc, prep, infos, page_tokens)
+        return layouts, infos, page_tokens, self.make_doc_record(doc, prep, infos, page_tokens)
 
     def prepare(self, doc: Document):
         cfg = self.cfg
         return prepare(doc.text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width,
                        tabs=cfg.tabs, keep_tabs=cfg.wrap == "words")
 
-    def flow_page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
+    def page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
+        """The record of one drawn page (drawn here or by a PageDrawer in a worker)."""
         return self._page_record(doc, prep, RenderedPage(info, png), tokens)
 
-    def _doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict]) -> dict:
+    def make_doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict],
+                        text_tokens: int | None = None) -> dict:
+        """The doc record, from the document's page infos (and its text-token count, when the caller
+        counted it already)."""
         totals: dict[str, int] = {}
         for tokens in page_tokens:
             for family, n in tokens.items():
                 totals[family] = totals.get(family, 0) + n
         fonts, missing = self.typesetter.font_report(prep.display)
-        return doc_record(doc.id, doc.text, meta=doc.meta, text_tokens=self.count_tokens(doc.text),
+        if text_tokens is None:
+            text_tokens = self.count_tokens(doc.text)
+        return doc_record(doc.id, doc.text, meta=doc.meta, text_tokens=text_tokens,
                           tokenizer=self.tokenizer_name, pages=len(infos), visual_tokens=totals,
                           config=self.config_dict, fonts=fonts, missing_glyphs=missing, tool=self.tool)
 
@@ -129,11 +135,30 @@ class Renderer:
 
 
 class PageDrawer:
-    """Draws and encodes laid-out pages (words flow): what a render worker process holds."""
+    """Draws and encodes pages for a parent that lays documents out: what a render worker holds."""
 
-    def __init__(self, cfg: RenderConfig):
-        self.typesetter = Typesetter(cfg)
-        self.rasteriser = Rasteriser(cfg)
+    def __init__(self, cfg: RenderConfig, typesetter: Typesetter | None = None,
+                 rasteriser: Rasteriser | None = None):
+        self.typesetter = typesetter or Typesetter(cfg)
+        self.rasteriser = rasteriser or Rasteriser(cfg)
+
+    def draw_range(self, display: str, markers: list[int], start_page: int, pos: int,
+                   count: int | None) -> list[tuple[PageInfo, bytes]]:
+        """Pango's flow: `count` pages (None: all) of a piece of display text, from its offset `pos`
+        (a page start) on, offsets relative to the piece. The caller gives enough text before `pos`
+        (the character there decides whether a paragraph starts) and after the last page (the
+        line that starts the next page ends it)."""
+        prep = Prepared(display=display, source_len=len(display), markers=markers)
+        out = []
+        pages = self.typesetter.pages(prep, start_page=start_page, pos=pos)
+        try:
+            for info, coverage, rects in pages:
+                out.append((info, self.rasteriser.encode(coverage, rects)))
+                if len(out) == count:
+                    break
+        finally:
+            pages.close()
+        return out
 
     def draw(self, pages, last_index: int) -> list[tuple[PageInfo, bytes]]:
         out = []
