@@ -26,12 +26,25 @@ def sample_path() -> Path:
 
 
 def make_renderer(cfg: RenderConfig, tokenizer: str):
-    from glyph_cli.tokens.text import get_tokenizer
-    from glyph_cli.tokens.visual import page_visual_tokens
-    from glyph_cli.typeset.render import Renderer
+    """A Renderer for `cfg` counting text tokens with `tokenizer`. The tokenizer loads on a thread
+    while this one sets up Pango and the fonts (much of which runs outside the GIL)."""
+    import concurrent.futures as cf
 
-    tok = get_tokenizer(tokenizer)
-    return Renderer(cfg, tok.count, tok.name, page_visual_tokens)
+    from glyph_cli.tokens.text import get_tokenizer
+
+    with cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokenizer") as pool:
+        loading = pool.submit(get_tokenizer, tokenizer)
+        try:
+            from glyph_cli.tokens.visual import page_visual_tokens
+            from glyph_cli.typeset.render import Renderer
+
+            renderer = Renderer(cfg, None, tokenizer, page_visual_tokens)
+        except GlyphError:
+            loading.result()  # a bad tokenizer is reported first, as it always was
+            raise
+        tok = loading.result()
+    renderer.count_tokens, renderer.tokenizer_name = tok.count, tok.name
+    return renderer
 
 
 _worker_error: GlyphError | None = None
@@ -70,9 +83,10 @@ FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a do
 # end before its doc record (which counts its pages) while the workers draw its first pages, so
 # the held PNGs (~50 KB a page at the glyph preset) are what bounds the parent's memory.
 DRAW_AHEAD = 256
-# Workers start once this much text has come in: below it (one short document) starting them
-# (~0.3 CPU-s each: imports, fonts) costs more than they save, and the parent draws alone.
-POOL_AFTER_CHARS = 150_000
+# Workers start once this much text has come in: below it, starting them (~0.3 CPU-s for the fork
+# server's imports, ~0.15 per worker for its fonts) costs about what they would save (drawing is
+# ~2.5 CPU-s per million characters at the glyph preset), and the parent draws alone.
+POOL_AFTER_CHARS = 400_000
 # Pango's flow: a document this short is drawn whole by one worker, laid out once (its pages are
 # counted as they are drawn), as one process does up to its 64-page buffer; a longer one is laid out
 # by the parent to count its pages and again, in batches, by the workers, as one process does too.
@@ -308,8 +322,11 @@ class _Pipeline:
         import concurrent.futures as cf
         import multiprocessing
 
-        self.executor = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                                               initializer=_drawer_init, initargs=(self.cfg, os.getpid()))
+        context = multiprocessing.get_context("forkserver")
+        # imported once by the fork server, not by every worker (numpy, cairo, Pango: ~0.3 CPU-s each)
+        context.set_forkserver_preload(["glyph_cli.typeset.render"])
+        self.executor = cf.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_drawer_init,
+                                               initargs=(self.cfg, os.getpid()))
 
     def _add(self, e: _Doc, batch: _Batch) -> None:
         e.batches.append(batch)
