@@ -199,7 +199,8 @@ def memory(tmp: Path) -> None:
     for j in (1, 2):
         r = run(f"exec {GLYPH} render -j {j} {path} > /dev/null")
         worker = f"{r['orphan_rss']:.0f} MB" if j > 1 else "-"
-        print(f"| {j} | {r['rss']:.0f} MB | {worker} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['load']:.1f} |", flush=True)
+        print(f"| {j} | {r['rss']:.0f} MB | {worker} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['load']:.1f} |",
+              flush=True)
 
 
 def main() -> None:

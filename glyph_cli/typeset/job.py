@@ -182,15 +182,15 @@ class _Doc:
         self.whole = False  # Pango's flow: one batch draws it all, its pages counted when drawn
         self.infos: list = []
         self.page_tokens: list = []
-        self.tokens = None  # Future: the text-token count, made by a thread while the layout runs
+        self.tokens = None  # gives the text-token count (counted on a thread while the layout runs)
         self.batches: collections.deque = collections.deque()
 
 
 class _Pipeline:
     """Documents -> records with worker processes drawing pages in bounded batches, in order.
 
-    The parent reads documents, counts their text tokens on a thread (the tokenizer releases the
-    GIL) and lays them out (line breaking and pagination); each FLOW_BATCH pages laid out become a
+    The parent reads documents, counts a long one's text tokens on a thread (the tokenizer releases
+    the GIL) and lays them out (line breaking and pagination); each FLOW_BATCH pages laid out become a
     batch that a worker draws and encodes while the layout goes on. A document's records start once
     its layout is complete; meanwhile up to DRAW_AHEAD of its pages are drawn, so one long document
     keeps every worker busy and no process holds a whole one. Layout runs a few documents ahead of
@@ -200,7 +200,6 @@ class _Pipeline:
 
     def __init__(self, cfg: RenderConfig, renderer, workers: int):
         import collections
-        import concurrent.futures as cf
 
         from glyph_cli.typeset.render import PageDrawer
 
@@ -208,7 +207,6 @@ class _Pipeline:
         self.words = cfg.wrap == "words"
         self.local = PageDrawer(cfg, renderer.typesetter, renderer.rasteriser)
         self.executor = None
-        self.counter = cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokens")
         self.docs: collections.deque = collections.deque()  # in input order
         self.unsent: collections.deque = collections.deque()  # batches not yet sent, in order
         self.unsent_pages = 0
@@ -255,7 +253,7 @@ class _Pipeline:
             self._start()
         try:
             e.prep = self.renderer.prepare(doc)
-            e.tokens = self.counter.submit(self.renderer.count_tokens, doc.text)
+            e.tokens = self.renderer.count_later(doc.text)
             if self.words:
                 e.layout = self.renderer.typesetter.flow(e.prep)
             elif self.executor is None or len(e.prep.display) <= WHOLE_CHARS:
@@ -401,7 +399,7 @@ class _Pipeline:
         if e.whole:
             e.infos = [info for info, _ in drawn]
             e.page_tokens = [self.renderer.page_tokens(i.width, i.height) for i in e.infos]
-        yield self.renderer.make_doc_record(e.doc, e.prep, e.infos, e.page_tokens, e.tokens.result())
+        yield self.renderer.make_doc_record(e.doc, e.prep, e.infos, e.page_tokens, e.tokens())
         while True:
             for info, png in drawn:
                 expected = e.infos[info.index]
@@ -418,7 +416,6 @@ class _Pipeline:
             self._drop(e)
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
-        self.counter.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
