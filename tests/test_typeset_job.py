@@ -152,3 +152,24 @@ def test_pipeline_skips_a_document_that_fails_as_one_process_does(tmp_path, monk
                                      DRAW_AHEAD=3)
     assert failed_one == failed_two == 1 and pools == 1
     assert two == one and not any(b'"id":"nl"' in r for r in two)
+
+
+def test_workers_in_a_pipe_to_head_end_quietly_and_leave_no_process(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from conftest import glyph_env
+
+    src = tmp_path / "in.jsonl"  # long enough for the workers to start (POOL_AFTER_CHARS)
+    src.write_text(json.dumps({"id": "d", "text": "Words of prose, on and on. " * 18000}) + "\n")
+    p = subprocess.Popen(f"{sys.executable} -m glyph_cli render -j 2 {src} | head -c 10; exit ${{PIPESTATUS[0]}}",
+                         shell=True, executable="/bin/bash", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=glyph_env(), start_new_session=True)
+    out, err = p.communicate(timeout=120)
+    assert len(out) == 10 and p.returncode == 141, err.decode()  # ended by SIGPIPE, as without workers
+    assert err == b"", err.decode()  # no traceback, no leaked-semaphore warning
+    deadline = time.time() + 10
+    while _session_processes(p.pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _session_processes(p.pid)

@@ -492,11 +492,27 @@ class RenderJob:
         signal.signal(signal.SIGTERM, stop)
         if previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
             signal.signal(signal.SIGINT, stop)
+        # With workers, a closed stdout (`| head`) must not kill this process outright: the pool's
+        # semaphores would leak (a warning on stderr) and the workers would wait to notice. So the
+        # write raises instead; once the pool is shut, the process ends by SIGPIPE as it would have.
+        pipe = getattr(signal, "SIGPIPE", None)
+        catch_pipe = (pipe is not None and usable_workers(self.workers) > 1
+                      and signal.getsignal(pipe) == signal.SIG_DFL)
+        if catch_pipe:
+            previous[pipe] = signal.SIG_DFL
+            signal.signal(pipe, signal.SIG_IGN)
         try:
-            return self._run()
+            try:
+                return self._run()
+            except BrokenPipeError:
+                if not catch_pipe:
+                    raise
+                # leaving this block drops the traceback, and with it the pool, which shuts down
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        os.kill(os.getpid(), pipe)
+        raise SystemExit(128 + pipe)  # not reached: SIGPIPE's default action ends the process
 
     def _run(self) -> Totals:
         policy = log.ErrorPolicy(self.on_error)
