@@ -9,9 +9,10 @@ Inputs (all at the `glyph` preset, real line breaks):
   as ONE document. Its source lines are short (docstrings), so real line breaks leave most of each
   line empty: ~1,600 pages, ~2,760 characters a page.
 - docs-100: the same 4.4M characters as a hundred documents of 44K.
-- prose-1: prose with long paragraphs, one document: the same Python documentation plus the Node.js
-  API reference (/usr/share/doc/nodejs/api/*.md, where installed), each hard-wrapped paragraph
-  joined into one line (code blocks, lists, tables and headings kept as they are), repeated to 4.4M.
+- prose-1: prose with longer paragraphs, one document, repeated to 4.4M: the paragraphs of the Rust
+  documentation books that rustup installs (~3.5M characters of <p> text, one paragraph a line),
+  or where those are missing the Python documentation plus the Node.js API reference
+  (/usr/share/doc/nodejs/api/*.md) with each hard-wrapped paragraph joined into one line.
 
 Per input and run, interleaved: wall seconds, CPU seconds of every process the run started (this
 process is a child subreaper, so the render workers, whose forkserver outlives the render parent,
@@ -53,22 +54,69 @@ def _repeat_to(text: str, n: int) -> str:
     return ((text + "\n\n") * (n // (len(text) + 2) + 1))[:n]
 
 
-_KEEP = re.compile(r"\s|```|[-*+|#>]|\d+[.)]\s|<")  # lines that start code, lists, tables, headings
+_KEEP = re.compile(r"```|[-*+|#>=~]|\d+[.)]\s|<|\.\. ")  # lines that start code, lists, tables, headings
 
 
 def reflow(text: str) -> str:
-    """Each paragraph of plain lines joined into one line; other blocks kept as they are."""
+    """Each paragraph of plain lines at one indent joined into one line (at that indent); other
+    blocks (code, lists, tables, headings, anything indented unevenly) kept as they are."""
     out = []
-    for block in re.split(r"\n\s*\n", text):
-        lines = block.split("\n")
-        if len(lines) > 1 and not any(_KEEP.match(line) for line in lines if line):
-            out.append(" ".join(line.strip() for line in lines))
+    for block in re.split(r"\n[ \t]*\n", text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        indents = {len(line) - len(line.lstrip()) for line in lines}
+        if len(lines) > 1 and len(indents) == 1 and not any(_KEEP.match(line.lstrip()) for line in lines):
+            out.append(" " * indents.pop() + " ".join(line.strip() for line in lines))
         else:
             out.append(block)
     return "\n\n".join(out)
 
 
+RUST_DOCS = Path.home() / ".rustup/toolchains"
+RUST_BOOKS = ("book", "reference", "nomicon", "cargo", "edition-guide", "embedded-book", "rustc", "rust-by-example")
+
+
+def _html_paragraphs(html: str) -> list[str]:
+    """The text of each <p> element, whitespace collapsed."""
+    from html.parser import HTMLParser
+
+    class Paragraphs(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.depth, self.current, self.found = 0, [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.depth += tag == "p"
+
+        def handle_endtag(self, tag):
+            if tag == "p" and self.depth:
+                self.depth -= 1
+                text = " ".join("".join(self.current).split())
+                if text:
+                    self.found.append(text)
+                self.current = []
+
+        def handle_data(self, data):
+            if self.depth:
+                self.current.append(data)
+
+    parser = Paragraphs()
+    parser.feed(html)
+    return parser.found
+
+
 def long_paragraph_prose() -> tuple[str, str]:
+    """Prose with long paragraphs, one paragraph a line: the Rust documentation books that rustup
+    installs (their <p> text), else the Python and Node.js documentation with paragraphs joined."""
+    roots = sorted(RUST_DOCS.glob("*/share/doc/rust/html")) if RUST_DOCS.is_dir() else []
+    if roots:
+        paragraphs = []
+        for book in RUST_BOOKS:
+            for page in sorted((roots[0] / book).rglob("*.html")):
+                if page.name not in ("print.html", "toc.html", "404.html"):
+                    paragraphs += _html_paragraphs(page.read_text(encoding="utf-8", errors="replace"))
+        if paragraphs:
+            return "\n".join(paragraphs), (f"paragraphs (<p> text, one a line) of the Rust documentation books in "
+                                            f"{roots[0]} ({', '.join(RUST_BOOKS)})")
     parts = [reflow(d["text"]) for d in prose_documents(10**9)]
     names = ["Python documentation (benchmarks/corpus.py)"]
     node = sorted(NODE_DOCS.glob("*.md")) if NODE_DOCS.is_dir() else []

@@ -372,7 +372,7 @@ class _Pipeline:
         """The drawn pages of `e`'s next batch: (info, png) each, offsets those of the document."""
         b = e.batches.popleft()
         if b.future is None:  # no worker runs: the parent draws
-            self.unsent.popleft()  # the first batch of the document being written is the first unsent one
+            self.unsent.remove(b)  # the first one: batches are sent in order
             self.unsent_pages -= b.pages
             result = getattr(self.local, b.method)(*b.args)
         else:
