@@ -3,6 +3,8 @@
     python benchmarks/bench_headline.py                  # 3 interleaved repeats of every run below
     python benchmarks/bench_headline.py --repeats 1 --inputs docs-1
     python benchmarks/bench_headline.py --memory         # + peak RSS of render -j 1 / -j 2 on a 10 MB record
+    python benchmarks/bench_headline.py --inputs "" --startup 10 --against /path/to/other/checkout
+                                                         # start-up: `glyph render` of a one-line document
 
 Inputs (all at the `glyph` preset, real line breaks):
 - docs-1: the offline Python-documentation corpus (benchmarks/corpus.py) repeated to 4.4M characters,
@@ -251,12 +253,39 @@ def memory(tmp: Path) -> None:
               flush=True)
 
 
+def startup(runs: int, against: Path | None) -> None:
+    """Wall and CPU seconds of `glyph render` of a one-line document (imports, tokenizer, fonts),
+    this checkout interleaved with another one (e.g. the code before a change)."""
+    trees = {"this checkout": REPO} | ({f"{against}": against} if against else {})
+    got: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
+    loads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = Path(tmp) / "one-line.txt"
+        doc.write_text("One line of text.\n")
+        for _ in range(runs):
+            for label, tree in trees.items():
+                env = dict(os.environ, PYTHONPATH=str(tree))
+                loads.append(os.getloadavg()[0])
+                c0, t0 = _children_cpu(), time.perf_counter()
+                subprocess.run([sys.executable, "-m", "glyph_cli", "--quiet", "render", str(doc)],
+                               stdout=subprocess.DEVNULL, env=env, check=True)
+                got[label].append((time.perf_counter() - t0, _children_cpu() - c0))
+    print(f"\n## Start-up: `glyph render` of a one-line document, {runs} interleaved runs, "
+          f"load average {min(loads):.1f}-{max(loads):.1f}")
+    print("| code | wall s, median (min) | CPU s, median |\n|---|---|---|")
+    for label, rs in got.items():
+        print(f"| {label} | {_median([w for w, _ in rs]):.3f} ({min(w for w, _ in rs):.3f}) | "
+              f"{_median([c for _, c in rs]):.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--inputs", default="docs-1,docs-100,prose-1", help="comma-separated: docs-1, docs-100, prose-1")
     ap.add_argument("--memory", action="store_true", help="also peak RSS on a 10 MB record")
     ap.add_argument("--chars", type=int, default=4_400_000, help="characters per input (4.4M: ~1M tokens)")
+    ap.add_argument("--startup", type=int, default=0, metavar="RUNS", help="also time start-up, RUNS runs")
+    ap.add_argument("--against", type=Path, default=None, help="with --startup: another glyph checkout to compare")
     args = ap.parse_args()
     global TARGET_CHARS
     TARGET_CHARS = args.chars
@@ -268,6 +297,8 @@ def main() -> None:
         headline(inputs, Path(tmp), args.repeats)
         if args.memory:
             memory(Path(tmp))
+    if args.startup:
+        startup(args.startup, args.against)
 
 
 if __name__ == "__main__":
