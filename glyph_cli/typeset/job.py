@@ -83,9 +83,10 @@ FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a do
 # end before its doc record (which counts its pages) while the workers draw its first pages, so
 # the held PNGs (~50 KB a page at the glyph preset) are what bounds the parent's memory.
 DRAW_AHEAD = 256
-# Workers start once this much text has come in: below it, starting them (~0.3 CPU-s for the fork
-# server's imports, ~0.15 per worker for its fonts) costs about what they would save (drawing is
-# ~2.5 CPU-s per million characters at the glyph preset), and the parent draws alone.
+# Workers start once this much text has come in: below it, starting them (~0.2 CPU-s for the fork
+# server's imports, ~0.05 per worker; a worker then draws a page ~15% slower than one process does)
+# costs about what they would save (drawing is ~2.5 CPU-s per million characters at the glyph
+# preset), and the parent draws alone.
 POOL_AFTER_CHARS = 400_000
 # Pango's flow: a document this short is drawn whole by one worker, laid out once (its pages are
 # counted as they are drawn), as one process does up to its 64-page buffer; a longer one is laid out
@@ -321,8 +322,9 @@ class _Pipeline:
         import multiprocessing
 
         context = multiprocessing.get_context("forkserver")
-        # imported once by the fork server, not by every worker (numpy, cairo, Pango: ~0.3 CPU-s each)
-        context.set_forkserver_preload(["glyph_cli.typeset.render"])
+        # imported once by the fork server, not by every worker (numpy, cairo, Pango: ~0.3 CPU-s each;
+        # a worker then starts in ~0.05 CPU-s)
+        context.set_forkserver_preload(["glyph_cli.typeset.job", "glyph_cli.typeset.render"])
         self.executor = cf.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_drawer_init,
                                                initargs=(self.cfg, os.getpid()))
 
