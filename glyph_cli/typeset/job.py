@@ -26,25 +26,12 @@ def sample_path() -> Path:
 
 
 def make_renderer(cfg: RenderConfig, tokenizer: str):
-    """A Renderer for `cfg` counting text tokens with `tokenizer`. The tokenizer loads on a thread
-    while this one sets up Pango and the fonts (much of which runs outside the GIL)."""
-    import concurrent.futures as cf
-
     from glyph_cli.tokens.text import get_tokenizer
+    from glyph_cli.tokens.visual import page_visual_tokens
+    from glyph_cli.typeset.render import Renderer
 
-    with cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokenizer") as pool:
-        loading = pool.submit(get_tokenizer, tokenizer)
-        try:
-            from glyph_cli.tokens.visual import page_visual_tokens
-            from glyph_cli.typeset.render import Renderer
-
-            renderer = Renderer(cfg, None, tokenizer, page_visual_tokens)
-        except GlyphError:
-            loading.result()  # a bad tokenizer is reported first, as it always was
-            raise
-        tok = loading.result()
-    renderer.count_tokens, renderer.tokenizer_name = tok.count, tok.name
-    return renderer
+    tok = get_tokenizer(tokenizer)
+    return Renderer(cfg, tok.count, tok.name, page_visual_tokens)
 
 
 _worker_error: GlyphError | None = None
