@@ -251,6 +251,11 @@ class Typesetter:
         breaks = self.cfg.newline == "break"
         limit = pos + CHUNK_CHARS
         if limit >= n:
+            # a paragraph's tail is a chunk of its own even near the end: laid out with the
+            # paragraphs after it, they would lose their first-line indents
+            nl = text.find("\n", pos, n - 1) if breaks and not para_start else -1
+            if nl >= 0:
+                return nl, nl + 1, False
             if breaks and text.endswith("\n"):
                 return n - 1, n, False  # a final newline ends the last line; it opens no empty line
             return n, n, False

@@ -34,21 +34,7 @@ def make_renderer(cfg: RenderConfig, tokenizer: str):
     return Renderer(cfg, tok.count, tok.name, page_visual_tokens)
 
 
-_worker_renderer = None
-
-
 _worker_error: GlyphError | None = None
-
-
-def _worker_init(cfg: RenderConfig, tokenizer: str, parent_pid: int | None = None) -> None:
-    global _worker_renderer, _worker_error
-    _ignore_sigint()
-    if parent_pid is not None:
-        _watch_parent(parent_pid)
-    try:
-        _worker_renderer = make_renderer(cfg, tokenizer)
-    except GlyphError as exc:  # a bad font or tokenizer: reported by the parent, as with -j 1
-        _worker_error = exc
 
 
 def render_failure(doc: Document, exc: Exception) -> InputError:
@@ -67,12 +53,6 @@ def render_records(renderer, doc: Document) -> list[dict] | GlyphError:
         return render_failure(doc, exc)
 
 
-def _worker_render(doc: Document) -> list[dict] | GlyphError:
-    if _worker_error is not None:
-        return _SetupFailed(_worker_error)
-    return render_records(_worker_renderer, doc)
-
-
 class _SetupFailed(Exception):
     """A worker could not build its renderer: the whole run's error, not one document's."""
 
@@ -86,6 +66,28 @@ class _SetupFailed(Exception):
 
 _worker_drawer = None
 FLOW_BATCH = 8  # pages per task: a worker holds at most this many pages of a document
+# Pages sent to the workers and not yet written, at most: the parent lays a document out to its
+# end before its doc record (which counts its pages) while the workers draw its first pages, so
+# the held PNGs (~50 KB a page at the glyph preset) are what bounds the parent's memory.
+DRAW_AHEAD = 256
+# Workers start once this much text has come in: below it, starting them (~0.2 CPU-s for the fork
+# server's imports, ~0.05 per worker; a worker then draws a page ~15% slower than one process does)
+# costs about what they would save (drawing is ~2.5 CPU-s per million characters at the glyph
+# preset), and the parent draws alone.
+POOL_AFTER_CHARS = 400_000
+# Pango's flow: a document this short is drawn whole by one worker, laid out once (its pages are
+# counted as they are drawn), as one process does up to its 64-page buffer; a longer one is laid out
+# by the parent to count its pages and again, in batches, by the workers, as one process does too.
+WHOLE_CHARS = 250_000
+
+
+def usable_workers(requested: int) -> int:
+    """Render processes worth running: no more than the CPUs this process may use."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(requested, cpus))
 
 
 def _ignore_sigint() -> None:
@@ -124,9 +126,24 @@ def _watch_parent(pid: int) -> None:
     threading.Thread(target=watch, name="glyph-parent-watch", daemon=True).start()
 
 
+def _keep_freed_memory() -> None:
+    """Drawing a page allocates and frees arrays of a few MB (the oversampled coverage); in a fresh
+    process glibc returns each to the kernel (munmap, heap trim) and faults it in again for the next
+    page, which made a worker draw ~50% slower than the long-running parent. Keep it instead."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: the largest value glibc accepts on 64-bit
+        libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _drawer_init(cfg: RenderConfig, parent_pid: int | None = None) -> None:
     global _worker_drawer, _worker_error
     _ignore_sigint()
+    _keep_freed_memory()
     if parent_pid is not None:
         _watch_parent(parent_pid)
     try:
@@ -137,14 +154,24 @@ def _drawer_init(cfg: RenderConfig, parent_pid: int | None = None) -> None:
         _worker_error = exc
 
 
-def _draw_batch(pages: list, last_index: int):
+def _draw(method: str, *args):
     if _worker_error is not None:
         return _SetupFailed(_worker_error)
-    return _worker_drawer.draw(pages, last_index)
+    return getattr(_worker_drawer, method)(*args)
 
 
-class _DocEntry:
-    """One document in flight: its layout (or the error that stopped it) and its page batches."""
+class _Batch:
+    """Consecutive pages of one document, drawn by a worker (or by the parent when no worker runs)."""
+
+    __slots__ = ("method", "args", "pages", "offset", "future")
+
+    def __init__(self, method: str, args: tuple, pages: int, offset: int = 0):
+        self.method, self.args, self.pages, self.offset = method, args, pages, offset
+        self.future = None  # set once sent to a worker
+
+
+class _Doc:
+    """One document in flight: its layout so far (or the error that stopped it) and its batches."""
 
     def __init__(self, doc: Document | None = None):
         import collections
@@ -152,115 +179,250 @@ class _DocEntry:
         self.doc = doc
         self.error: Exception | None = None  # this document's failure
         self.raise_later: Exception | None = None  # the input's error, raised in its turn
-        self.prep = self.page_tokens = self.doc_record = None
-        self.batches: Iterator | None = None
-        self.last = 0
-        self.futures: collections.deque = collections.deque()
+        self.prep = None
+        self.layout: Iterator | None = None  # page layouts still to come; None once laid out
+        self.held = None  # words flow: the last page laid out, which may be the (cropped) last one
+        self.whole = False  # Pango's flow: one batch draws it all, its pages counted when drawn
+        self.infos: list = []
+        self.page_tokens: list = []
+        self.tokens = None  # gives the text-token count (counted on a thread while the layout runs)
+        self.batches: collections.deque = collections.deque()
 
 
-class _PageWorkers:
-    """Pages of the words flow drawn by worker processes in bounded batches, in order.
+class _Pipeline:
+    """Documents -> records with worker processes drawing pages in bounded batches, in order.
 
-    The parent lays documents out (line breaking and pagination, no shaping) a few documents ahead,
-    and hands their pages to the workers FLOW_BATCH at a time, at most `2 * workers` batches in
-    flight: one document of any size is spread over all workers, no process holds a whole one, and
-    the workers draw the next documents while the parent writes this one.
+    The parent reads documents, counts a long one's text tokens on a thread (the tokenizer releases
+    the GIL) and lays them out (line breaking and pagination); each FLOW_BATCH pages laid out become a
+    batch that a worker draws and encodes while the layout goes on. A document's records start once
+    its layout is complete; meanwhile up to DRAW_AHEAD of its pages are drawn, so one long document
+    keeps every worker busy and no process holds a whole one. Layout runs a few documents ahead of
+    the one being written. Until POOL_AFTER_CHARS of text has come in, no worker starts and the
+    parent draws the pages itself, exactly as with one process.
     """
 
     def __init__(self, cfg: RenderConfig, renderer, workers: int):
-        import concurrent.futures as cf
-        import multiprocessing
+        import collections
 
-        from glyph_cli.interrupts import start_forkserver
+        from glyph_cli.typeset.render import PageDrawer
 
-        start_forkserver()
-        self.renderer = renderer
-        self.window = 2 * workers
+        self.cfg, self.renderer, self.workers = cfg, renderer, workers
+        self.words = cfg.wrap == "words"
+        self.local = PageDrawer(cfg, renderer.typesetter, renderer.rasteriser)
+        self.executor = None
+        self.docs: collections.deque = collections.deque()  # in input order
+        self.unsent: collections.deque = collections.deque()  # batches not yet sent, in order
+        self.unsent_pages = 0
+        self.sent_pages = 0  # sent to the workers and not yet written
+        self.chars = 0
         self.lookahead = 4 * workers
-        self.executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                                               initializer=_drawer_init, initargs=(cfg, os.getpid()))
-        self._src_done = False
+        self.src: Iterator[Document] = iter(())
+        self.src_done = False
 
     def run(self, docs: Iterator[Document]) -> Iterator[Iterator[dict]]:
         """Per document, in input order, an iterator of its records (consume each before the next)."""
-        import collections
-
-        entries: collections.deque = collections.deque()
-        src = iter(docs)
-        while True:
-            self._fill(entries, src)
-            if not entries:
-                return
-            head = entries[0]
+        self.src = iter(docs)
+        while self.docs or self._read():
+            head = self.docs[0]
             if head.raise_later is not None:
                 raise head.raise_later
-            yield _guarded(self._records(head, entries, src), head.doc)
-            entries.popleft()
+            try:
+                yield _guarded(self._records(head), head.doc)
+            finally:
+                self._drop(head)  # a document that failed: its batches still in flight are dropped
+                self.docs.popleft()
 
-    def _layout(self, doc: Document) -> _DocEntry:
-        e = _DocEntry(doc)
+    # -- reading and layout -----------------------------------------------------------------
+
+    def _read(self) -> bool:
+        """Take the next document in; False at the end of the input or when enough are in flight."""
+        if self.src_done or len(self.docs) >= self.lookahead:
+            return False
+        try:
+            doc = next(self.src)
+        except StopIteration:
+            self.src_done = True
+            return False
+        except Exception as exc:  # the input's error comes out after the documents before it
+            late = _Doc()
+            late.raise_later = exc
+            self.docs.append(late)
+            self.src_done = True
+            return True
+        e = _Doc(doc)
+        self.docs.append(e)
+        self.chars += len(doc.text)
+        if self.executor is None and self.chars >= POOL_AFTER_CHARS:
+            self._start()
         try:
             e.prep = self.renderer.prepare(doc)
-            layouts, _, e.page_tokens, e.doc_record = self.renderer.flow_layout(doc, e.prep)
+            e.tokens = self.renderer.count_later(doc.text)
+            if self.words:
+                e.layout = self.renderer.typesetter.flow(e.prep)
+            elif self.executor is None or len(e.prep.display) <= WHOLE_CHARS:
+                e.whole = True
+                self._add(e, _Batch("draw_range", (e.prep.display, e.prep.markers, 0, 0, None), 1))
+            else:
+                e.layout = self.renderer.typesetter.pages(e.prep, draw=False)
         except GlyphError as exc:
-            e.error = exc
-            return e
+            self._fail(e, exc)
         except Exception as exc:
-            e.error = render_failure(doc, exc)
-            return e
-        e.last = len(layouts) - 1
-        e.batches = (layouts[i:i + FLOW_BATCH] for i in range(0, len(layouts), FLOW_BATCH))
-        return e
+            self._fail(e, render_failure(doc, exc))
+        return True
 
-    def _fill(self, entries, src) -> None:
-        inflight = sum(len(e.futures) for e in entries)
-        for e in entries:
-            inflight = self._submit(e, inflight)
-            if inflight >= self.window:
-                return
-        while inflight < self.window and len(entries) < self.lookahead and not self._src_done:
-            try:
-                doc = next(src)
-            except StopIteration:
-                self._src_done = True
-                return
-            except Exception as exc:  # the input's error comes out after the documents before it
-                late = _DocEntry()
-                late.raise_later = exc
-                entries.append(late)
-                self._src_done = True
-                return
-            e = self._layout(doc)
-            entries.append(e)
-            inflight = self._submit(e, inflight)
+    def _step(self, e: _Doc) -> None:
+        """Lay out up to FLOW_BATCH more pages of `e`, as one batch."""
+        import itertools
 
-    def _submit(self, e: _DocEntry, inflight: int) -> int:
-        while e.batches is not None and inflight < self.window:
-            batch = next(e.batches, None)
-            if batch is None:
-                e.batches = None
-                break
-            e.futures.append(self.executor.submit(_draw_batch, batch, e.last))
-            inflight += 1
-        return inflight
+        try:
+            if self.words:
+                pages = list(itertools.islice(e.layout, FLOW_BATCH))
+                done = len(pages) < FLOW_BATCH
+                if e.held is not None:
+                    pages.insert(0, e.held)
+                e.held = None if done else pages.pop()
+                ts = self.renderer.typesetter
+                infos = [ts.flow_info(p, done and i == len(pages) - 1) for i, p in enumerate(pages)]
+                batch = _Batch("draw", (pages, pages[-1].index if done else -1), len(pages)) if pages else None
+            else:
+                infos = [info for info, _, _ in itertools.islice(e.layout, FLOW_BATCH)]
+                done = len(infos) < FLOW_BATCH
+                batch = self._range_batch(e, infos) if infos else None
+        except GlyphError as exc:
+            self._fail(e, exc)
+            return
+        except Exception as exc:
+            self._fail(e, render_failure(e.doc, exc))
+            return
+        e.infos += infos
+        e.page_tokens += [self.renderer.page_tokens(i.width, i.height) for i in infos]
+        if done:
+            e.layout = None
+        if batch is not None:
+            self._add(e, batch)
 
-    def _records(self, e: _DocEntry, entries, src) -> Iterator[dict]:
+    def _range_batch(self, e: _Doc, infos: list) -> _Batch:
+        """Pango's flow: a worker lays these pages out again from their first line, given the text
+        from just before it (whether a paragraph starts there, a newline marker that a page break
+        cut) to one layout chunk past the next page's first line (the chunks it lays out, and so
+        its lines, are those of the whole text)."""
+        import bisect
+
+        from glyph_cli.typeset.engine import CHUNK_CHARS
+
+        display, markers = e.prep.display, e.prep.markers
+        d0, d1 = infos[0].d_start, infos[-1].d_end
+        w0 = max(0, d0 - len(self.cfg.marker_text) - 1)
+        w1 = min(len(display), d1 + CHUNK_CHARS + 1)
+        part = [m - w0 for m in markers[bisect.bisect_left(markers, w0):bisect.bisect_left(markers, w1)]]
+        return _Batch("draw_range", (display[w0:w1], part, infos[0].index, d0 - w0, len(infos)), len(infos), w0)
+
+    # -- batches --------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        context = multiprocessing.get_context("forkserver")
+        # imported once by the fork server, not by every worker (numpy, cairo, Pango: ~0.3 CPU-s each;
+        # a worker then starts in ~0.05 CPU-s)
+        context.set_forkserver_preload(["glyph_cli.typeset.job", "glyph_cli.typeset.render"])
+        from glyph_cli.interrupts import start_forkserver
+
+        start_forkserver()  # with SIGINT ignored, so a group Ctrl-C reaches only this process
+        self.executor = cf.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_drawer_init,
+                                               initargs=(self.cfg, os.getpid()))
+
+    def _add(self, e: _Doc, batch: _Batch) -> None:
+        e.batches.append(batch)
+        self.unsent.append(batch)
+        self.unsent_pages += batch.pages
+        self._send()
+
+    def _send(self) -> None:
+        while self.executor is not None and self.unsent and self.sent_pages < DRAW_AHEAD:
+            b = self.unsent.popleft()
+            self.unsent_pages -= b.pages
+            b.future = self.executor.submit(_draw, b.method, *b.args)
+            self.sent_pages += b.pages
+
+    def _drop(self, e: _Doc) -> None:
+        if not e.batches:
+            return
+        dropped = {id(b) for b in e.batches}
+        for b in e.batches:
+            if b.future is None:
+                self.unsent_pages -= b.pages
+            else:
+                b.future.cancel()
+                self.sent_pages -= b.pages
+        e.batches.clear()
+        self.unsent = type(self.unsent)(b for b in self.unsent if id(b) not in dropped)
+        self._send()
+
+    def _fail(self, e: _Doc, error: Exception) -> None:
+        e.error, e.layout, e.held = error, None, None
+        self._drop(e)
+
+    def _work_ahead(self) -> bool:
+        """Lay out more of the documents after the one being written; False when there is nothing
+        to do or enough is laid out already."""
+        if self.unsent_pages >= DRAW_AHEAD:
+            return False
+        for e in self.docs:
+            if e.layout is not None:
+                self._step(e)
+                return True
+        return self._read()
+
+    def _take(self, e: _Doc) -> list:
+        """The drawn pages of `e`'s next batch: (info, png) each, offsets those of the document."""
+        b = e.batches.popleft()
+        if b.future is None:  # no worker runs: the parent draws
+            self.unsent.remove(b)  # the first one: batches are sent in order
+            self.unsent_pages -= b.pages
+            result = getattr(self.local, b.method)(*b.args)
+        else:
+            while not b.future.done() and self._work_ahead():
+                pass
+            result = b.future.result()
+            self.sent_pages -= b.pages
+        self._send()
+        if isinstance(result, _SetupFailed):
+            raise result.error
+        if b.offset:
+            for info, _ in result:
+                info.d_start += b.offset
+                info.d_end += b.offset
+        return result
+
+    def _records(self, e: _Doc) -> Iterator[dict]:
+        if e.error is None:
+            while e.layout is not None:
+                self._step(e)
         if e.error is not None:
             raise e.error
-        record, e.doc_record = e.doc_record, None
-        yield record
+        drawn = self._take(e) if e.whole else []
+        if e.whole:
+            e.infos = [info for info, _ in drawn]
+            e.page_tokens = [self.renderer.page_tokens(i.width, i.height) for i in e.infos]
+        yield self.renderer.make_doc_record(e.doc, e.prep, e.infos, e.page_tokens, e.tokens())
         while True:
-            self._fill(entries, src)
-            if not e.futures:
+            for info, png in drawn:
+                expected = e.infos[info.index]
+                if (info.d_start, info.d_end) != (expected.d_start, expected.d_end):
+                    raise RuntimeError(f"document {e.doc.id!r}: page {info.index} laid out differently "
+                                       "when drawn than when counted")
+                yield self.renderer.page_record(e.doc, e.prep, info, png, e.page_tokens[info.index])
+            if not e.batches:
                 return
-            result = e.futures.popleft().result()
-            if isinstance(result, _SetupFailed):
-                raise result.error
-            for info, png in result:
-                yield self.renderer.flow_page_record(e.doc, e.prep, info, png, e.page_tokens[info.index])
+            drawn = self._take(e)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        for e in self.docs:
+            self._drop(e)
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -306,29 +468,18 @@ class RenderJob:
 
     def _rendered(self, policy: log.ErrorPolicy) -> Iterator[list[dict] | Iterator[dict]]:
         """Per document, its records (a lazy iterator in-process, a list from a worker)."""
-        from glyph_cli.parallel import ordered_map
-
         docs = self._documents(policy)
-        if self.workers > 1 and self.cfg.wrap == "words":
-            pool = _PageWorkers(self.cfg, make_renderer(self.cfg, self.tokenizer), self.workers)
-            try:
-                yield from pool.run(docs)
-            finally:
-                pool.close()
-            return
-        if self.workers <= 1:
-            renderer = make_renderer(self.cfg, self.tokenizer)
+        renderer = make_renderer(self.cfg, self.tokenizer)
+        workers = usable_workers(self.workers)
+        if workers <= 1:
             for doc in docs:
                 yield _guarded(renderer.render(doc), doc)
             return
-        for result in ordered_map(_worker_render, docs, self.workers, processes=True, initializer=_worker_init,
-                                  initargs=(self.cfg, self.tokenizer, os.getpid())):
-            if isinstance(result, _SetupFailed):
-                raise result.error
-            if isinstance(result, Exception):
-                policy.record_failed(result)
-                continue
-            yield result
+        pool = _Pipeline(self.cfg, renderer, workers)
+        try:
+            yield from pool.run(docs)
+        finally:
+            pool.close()
 
     def run(self) -> Totals:
         import signal
@@ -348,11 +499,27 @@ class RenderJob:
         signal.signal(signal.SIGTERM, stop)
         if previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
             signal.signal(signal.SIGINT, stop)
+        # With workers, a closed stdout (`| head`) must not kill this process outright: the pool's
+        # semaphores would leak (a warning on stderr) and the workers would wait to notice. So the
+        # write raises instead; once the pool is shut, the process ends by SIGPIPE as it would have.
+        pipe = getattr(signal, "SIGPIPE", None)
+        catch_pipe = (pipe is not None and usable_workers(self.workers) > 1
+                      and signal.getsignal(pipe) == signal.SIG_DFL)
+        if catch_pipe:
+            previous[pipe] = signal.SIG_DFL
+            signal.signal(pipe, signal.SIG_IGN)
         try:
-            return self._run()
+            try:
+                return self._run()
+            except BrokenPipeError:
+                if not catch_pipe:
+                    raise
+                # leaving this block drops the traceback, and with it the pool, which shuts down
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        os.kill(os.getpid(), pipe)
+        raise SystemExit(128 + pipe)  # not reached: SIGPIPE's default action ends the process
 
     def _run(self) -> Totals:
         policy = log.ErrorPolicy(self.on_error)

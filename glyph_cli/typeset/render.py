@@ -17,9 +17,12 @@ from glyph_cli.streams.documents import Document
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.engine import PageInfo, Typesetter, tool_versions
 from glyph_cli.typeset.raster import Rasteriser
-from glyph_cli.typeset.text import prepare
+from glyph_cli.typeset.text import Prepared, prepare
 
 PAGE_BUFFER = 64  # pages held before switching to count-then-draw (~2-6 MB of PNG at 72 dpi)
+# a text this long has its tokens counted on a thread while it is laid out (the built-in tokenizer
+# releases the GIL; ~0.1 s per million characters); a shorter one is not worth a hand-off
+COUNT_AHEAD_CHARS = 200_000
 
 
 @dataclass
@@ -42,6 +45,18 @@ class Renderer:
         self.page_buffer = max(1, page_buffer)
         self.config_dict = cfg.to_dict()
         self.tool = tool_versions()
+        self._counter = None
+
+    def count_later(self, text: str) -> Callable[[], int]:
+        """A function giving the text-token count of `text`; a long text's count starts now, on a
+        thread, so that it runs alongside the layout."""
+        if len(text) < COUNT_AHEAD_CHARS:
+            return lambda: self.count_tokens(text)
+        if self._counter is None:
+            import concurrent.futures as cf
+
+            self._counter = cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokens")
+        return self._counter.submit(self.count_tokens, text).result
 
     def _draw(self, prep, start_page: int = 0, pos: int = 0) -> Iterator[RenderedPage]:
         for info, coverage, rects in self.typesetter.pages(prep, start_page=start_page, pos=pos):
@@ -50,9 +65,10 @@ class Renderer:
     def render(self, doc: Document) -> Iterator[dict]:
         """The doc record, then its page records. Pages are produced as the caller consumes them."""
         cfg = self.cfg
+        text_tokens = self.count_later(doc.text)
         prep = self.prepare(doc)
         if cfg.wrap == "words":
-            yield from self._render_flow(doc, prep)
+            yield from self._render_flow(doc, prep, text_tokens)
             return
         buffered: list[RenderedPage] = []
         drawing = self._draw(prep)
@@ -68,7 +84,7 @@ class Renderer:
             infos += [info for info, _, _ in self.typesetter.pages(
                 prep, start_page=last.index + 1, pos=last.d_end, draw=False)]
         page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
-        yield self._doc_record(doc, prep, infos, page_tokens)
+        yield self.make_doc_record(doc, prep, infos, page_tokens, text_tokens())
         for page in buffered:
             yield self._page_record(doc, prep, page, page_tokens[page.info.index])
         if overflow:
@@ -81,42 +97,41 @@ class Renderer:
                                        "when drawn than when counted")
                 yield self._page_record(doc, prep, page, page_tokens[page.info.index])
 
-    def _render_flow(self, doc: Document, prep) -> Iterator[dict]:
+    def _render_flow(self, doc: Document, prep, text_tokens: Callable[[], int]) -> Iterator[dict]:
         """Lay the whole document out first (cheap: no shaping), then draw page by page."""
-        layouts, infos, page_tokens, doc_record = self.flow_layout(doc, prep)
-        yield doc_record
-        last = len(layouts) - 1
-        for i, layout in enumerate(layouts):
-            layouts[i] = None  # drawn pages are dropped as they go
-            info, coverage = self.typesetter.draw_flow(layout, i == last)
-            yield self.flow_page_record(doc, prep, info, self.rasteriser.encode(
-                coverage, [], self.typesetter.para_boxes(layout)), page_tokens[i])
-
-    def flow_layout(self, doc: Document, prep=None):
-        """(page layouts, page infos, page tokens, doc record) of a document in the words flow."""
-        if prep is None:
-            prep = self.prepare(doc)
         ts = self.typesetter
         layouts = list(ts.flow(prep))
         infos = [ts.flow_info(p, i == len(layouts) - 1) for i, p in enumerate(layouts)]
         page_tokens = [self.page_tokens(i.width, i.height) for i in infos]
-        return layouts, infos, page_tokens, self._doc_record(doc, prep, infos, page_tokens)
+        yield self.make_doc_record(doc, prep, infos, page_tokens, text_tokens())
+        last = len(layouts) - 1
+        for i, layout in enumerate(layouts):
+            layouts[i] = None  # drawn pages are dropped as they go
+            info, coverage = self.typesetter.draw_flow(layout, i == last)
+            yield self.page_record(doc, prep, info, self.rasteriser.encode(
+                coverage, [], self.typesetter.para_boxes(layout)), page_tokens[i])
 
     def prepare(self, doc: Document):
         cfg = self.cfg
         return prepare(doc.text, newline=cfg.newline, marker_text=cfg.marker_text, tab_width=cfg.tab_width,
                        tabs=cfg.tabs, keep_tabs=cfg.wrap == "words")
 
-    def flow_page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
+    def page_record(self, doc: Document, prep, info: PageInfo, png: bytes, tokens: dict) -> dict:
+        """The record of one drawn page (drawn here or by a PageDrawer in a worker)."""
         return self._page_record(doc, prep, RenderedPage(info, png), tokens)
 
-    def _doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict]) -> dict:
+    def make_doc_record(self, doc: Document, prep, infos: list[PageInfo], page_tokens: list[dict],
+                        text_tokens: int | None = None) -> dict:
+        """The doc record, from the document's page infos (and its text-token count, when the caller
+        counted it already)."""
         totals: dict[str, int] = {}
         for tokens in page_tokens:
             for family, n in tokens.items():
                 totals[family] = totals.get(family, 0) + n
         fonts, missing = self.typesetter.font_report(prep.display)
-        return doc_record(doc.id, doc.text, meta=doc.meta, text_tokens=self.count_tokens(doc.text),
+        if text_tokens is None:
+            text_tokens = self.count_tokens(doc.text)
+        return doc_record(doc.id, doc.text, meta=doc.meta, text_tokens=text_tokens,
                           tokenizer=self.tokenizer_name, pages=len(infos), visual_tokens=totals,
                           config=self.config_dict, fonts=fonts, missing_glyphs=missing, tool=self.tool)
 
@@ -129,11 +144,30 @@ class Renderer:
 
 
 class PageDrawer:
-    """Draws and encodes laid-out pages (words flow): what a render worker process holds."""
+    """Draws and encodes pages for a parent that lays documents out: what a render worker holds."""
 
-    def __init__(self, cfg: RenderConfig):
-        self.typesetter = Typesetter(cfg)
-        self.rasteriser = Rasteriser(cfg)
+    def __init__(self, cfg: RenderConfig, typesetter: Typesetter | None = None,
+                 rasteriser: Rasteriser | None = None):
+        self.typesetter = typesetter or Typesetter(cfg)
+        self.rasteriser = rasteriser or Rasteriser(cfg)
+
+    def draw_range(self, display: str, markers: list[int], start_page: int, pos: int,
+                   count: int | None) -> list[tuple[PageInfo, bytes]]:
+        """Pango's flow: `count` pages (None: all) of a piece of display text, from its offset `pos`
+        (a page start) on, offsets relative to the piece. The caller gives enough text before `pos`
+        (the character there decides whether a paragraph starts) and after the last page (the
+        line that starts the next page ends it)."""
+        prep = Prepared(display=display, source_len=len(display), markers=markers)
+        out = []
+        pages = self.typesetter.pages(prep, start_page=start_page, pos=pos)
+        try:
+            for info, coverage, rects in pages:
+                out.append((info, self.rasteriser.encode(coverage, rects)))
+                if len(out) == count:
+                    break
+        finally:
+            pages.close()
+        return out
 
     def draw(self, pages, last_index: int) -> list[tuple[PageInfo, bytes]]:
         out = []
