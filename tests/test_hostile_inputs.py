@@ -196,6 +196,28 @@ def test_out_dir_refuses_ids_made_to_collide_under_casefold(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_text_files_and_png_export_refuse_ids_made_to_collide_under_casefold(tmp_path):
+    from types import SimpleNamespace
+
+    from glyph_cli.bundle.unpack import _TextFilesSink
+    from glyph_cli.errors import BundleError
+    from glyph_cli.export.formats import PngFolderShard
+
+    crafted = doc_dirname("Report").lower()
+    sink = _TextFilesSink(tmp_path / "texts")
+    sink.begin(SimpleNamespace(doc_id="Report", text=b"one"))
+    with pytest.raises(BundleError, match="case-insensitive"):
+        sink.begin(SimpleNamespace(doc_id=crafted, text=b"two"))
+    assert [p.read_bytes() for p in (tmp_path / "texts").iterdir()] == [b"one"]
+    shard = PngFolderShard(tmp_path / "png")
+    shard.add({"doc": "Report", "index": 0, "image": b"A"})
+    shard.add({"doc": "Report", "index": 1, "image": b"B"})  # the same document's next page
+    with pytest.raises(GlyphError, match="case-insensitive"):
+        shard.add({"doc": crafted, "index": 0, "image": b"C"})
+    shard.close()
+    assert sorted(p.read_bytes() for p in (tmp_path / "png").rglob("*.png")) == [b"A", b"B"]
+
+
 def test_render_and_unpack_out_keep_ids_apart_that_differ_in_case(tmp_path):
     from glyph_cli.streams.outdir import name_key
 

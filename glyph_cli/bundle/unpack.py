@@ -174,16 +174,21 @@ class _TextFilesSink(_Sink):
 
     def __init__(self, directory: Path):
         self.directory = ensure_dir(directory)
-        self._names: set[str] = set()
+        self._names: dict[str, str] = {}  # name under casefold and NFC -> the id that has it
 
     def begin(self, entry: DocEntry) -> None:
-        from glyph_cli.streams.outdir import doc_dirname
+        from glyph_cli.streams.outdir import doc_dirname, name_key
 
-        name = f"{doc_dirname(str(entry.doc_id))}.txt"
-        if name in self._names:
-            raise BundleError(f"{self.directory}: two documents with the id {entry.doc_id!r}",
+        doc_id = str(entry.doc_id)
+        name = f"{doc_dirname(doc_id)}.txt"
+        other = self._names.get(name_key(name))
+        if other == doc_id:
+            raise BundleError(f"{self.directory}: two documents with the id {doc_id!r}",
                               "glyph unpack --doc picks one")
-        self._names.add(name)
+        if other is not None:  # only ids made to collide get here
+            raise BundleError(f"{self.directory}: documents {other!r} and {doc_id!r} would share the file "
+                              f"{name!r} on a case-insensitive file system", "glyph unpack --doc picks one")
+        self._names[name_key(name)] = doc_id
         write_bytes_atomic(self.directory / name, entry.text)
 
 

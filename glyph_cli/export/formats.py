@@ -110,11 +110,18 @@ class PngFolderShard(ShardFile):
         path.mkdir(parents=True)
         self.path = path
         self.index = open(path / "index.jsonl", "wb")
+        self._folders: dict[str, str] = {}  # folder name under casefold and NFC -> the id that has it
 
     def add(self, row: dict) -> None:
-        from glyph_cli.streams.outdir import doc_dirname
+        from glyph_cli.errors import GlyphError
+        from glyph_cli.streams.outdir import doc_dirname, name_key
 
-        name = f"{doc_dirname(row['doc'])}/page-{row['index']:05d}.png"
+        folder = doc_dirname(row["doc"])
+        other = self._folders.setdefault(name_key(folder), str(row["doc"]))
+        if other != str(row["doc"]):  # only ids made to collide get here
+            raise GlyphError(f"{self.path}: documents {other!r} and {row['doc']!r} would share the folder "
+                             f"{folder!r} on a case-insensitive file system", "rename one of them")
+        name = f"{folder}/page-{row['index']:05d}.png"
         (self.path / name).parent.mkdir(parents=True, exist_ok=True)
         (self.path / name).write_bytes(row["image"])
         meta = {k: v for k, v in row.items() if k != "image"}
