@@ -103,8 +103,11 @@ def refuse_non_bundle(path: str) -> None:
                 head = fh.read(4)
         except OSError:
             return  # the reader reports a missing or unreadable file in its own words
-    if head.startswith(ZSTD_MAGIC) or not head:
+    if head.startswith(ZSTD_MAGIC):
         return
+    if not head:  # even a bundle of no documents has its header, index and footer
+        raise BundleError(f"{display_name(path)}: not a glyph bundle (it is empty)",
+                          "`glyph pack` writes bundles; an interrupted copy leaves an empty file")
     kind = input_kind(path)
     what = {PAGES: "it holds a page stream (glyph render output): `glyph pack` makes a bundle of it",
             DOCUMENTS: "it holds documents: `glyph render | glyph pack` makes a bundle of them"}[kind]

@@ -25,6 +25,15 @@ def test_a_file_that_is_not_a_bundle_is_not_called_damaged(tmp_path):
     assert proc.returncode == 1 and b"<stdin>: not a glyph bundle" in proc.stderr
 
 
+def test_an_empty_file_is_not_a_bundle_and_lists_nothing(tmp_path):
+    empty = tmp_path / "x.glyph"
+    empty.write_bytes(b"")
+    for command in ("ls", "verify", "unpack"):
+        proc = run_glyph(command, str(empty))
+        assert proc.returncode == 1 and b"not a glyph bundle (it is empty)" in proc.stderr, proc.stderr
+        assert proc.stdout == b"" and b"incomplete" not in proc.stderr
+
+
 def test_an_unknown_bench_suite_says_so():
     proc = run_glyph("bench", "tasks", "rulerr")
     assert proc.returncode == 2 and b"unknown bench suite 'rulerr'" in proc.stderr and b"ruler" in proc.stderr
