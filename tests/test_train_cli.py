@@ -66,7 +66,8 @@ def test_config_errors_exit_2_naming_the_key(tmp_path):
         assert proc.returncode == 2 and b"vllm is not installed" in proc.stderr
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_130(model_dir, ocr_set, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_a_kill_saves_a_checkpoint_and_exits_130(model_dir, ocr_set, tmp_path, sig):
     cfg = write_config(tmp_path / "run.json", model_dir, ocr_set, tmp_path / "run", max_steps=100000,
                        lr_scheduler_type="constant")
     proc = popen_glyph("train", "pretrain", str(cfg), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -74,14 +75,14 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(model_dir, ocr_set, tmp_path):
     while not (tmp_path / "run" / "metrics.jsonl").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode() if proc.poll() else ""
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 130, err.decode()
     assert out == b""
     ckpts = list((tmp_path / "run").glob("checkpoint-*"))
     assert len(ckpts) == 1 and (ckpts[0] / "glyph_train_config.json").is_file()
     step = int(ckpts[0].name.split("-")[1])
-    assert 1 <= step < 100000 and b"interrupted" in err
+    assert 1 <= step < 100000 and f"interrupted ({sig.name})".encode() in err
 
 
 @pytest.mark.slow

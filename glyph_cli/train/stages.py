@@ -193,17 +193,20 @@ def _run(cfg: dict, trainer, out: Path, ckpt: Path | None) -> dict:
     trainer.remove_callback(ProgressCallback)
     callback = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "GlyphCallback")
 
-    def on_sigint(signum, frame):
-        if callback.interrupted:  # a second Ctrl-C: stop now
+    def on_signal(signum, frame):
+        if callback.interrupted:  # a second Ctrl-C (or kill): stop now
             raise KeyboardInterrupt
         callback.interrupted = True
-        log.warn("interrupted: saving a checkpoint at the end of this step (Ctrl-C again to stop at once)")
+        log.warn(f"interrupted ({signal.Signals(signum).name}): saving a checkpoint at the end of this step "
+                 "(Ctrl-C again to stop at once)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM as Ctrl-C: a scheduler (Slurm, Kubernetes) sends it and waits a grace period before SIGKILL
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     state = trainer.state
     summary = {"stage": cfg["stage"], "step": state.global_step, "max_steps": state.max_steps,
                "train_loss": result.training_loss, "interrupted": callback.interrupted,
