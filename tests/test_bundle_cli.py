@@ -380,3 +380,19 @@ def test_any_flipped_bit_is_found_and_never_reaches_the_output(many_docs, many_b
         Unpacker(str(path), salvage=True, threads=2).run(out)
         recovered = _docs_by_id(out.getvalue())
         assert all(lines == original[doc_id] for doc_id, lines in recovered.items()), at
+
+
+def test_unpack_and_verify_bars_know_their_total_from_the_index(tmp_path):
+    from bundle_kit import pack_bytes, synthetic_stream
+
+    from glyph_cli.bundle.unpack import pages_in_index
+
+    path = tmp_path / "b.glyph"
+    data = pack_bytes(synthetic_stream(n_docs=3, pages_per_doc=2))
+    path.write_bytes(data)
+    assert pages_in_index(str(path)) == 6
+    assert pages_in_index(str(path), {"doc-0-1", "nosuch"}) == 2
+    assert pages_in_index("-") is None
+    cut = tmp_path / "cut.glyph"
+    cut.write_bytes(data[: len(data) // 2])  # no footer: unknown, and the read itself says why
+    assert pages_in_index(str(cut)) is None

@@ -53,6 +53,30 @@ def open_bundle(path: str, seekable: bool = False) -> Iterator[IO[bytes]]:
         yield fh
 
 
+def pages_in_index(path: str, selected: set | None = None, limits: Limits = DEFAULT_LIMITS) -> int | None:
+    """How many pages reading `path` goes through (those of the `selected` ids, when given), from the
+    bundle's index: the progress bar's total. None where that is not known without reading the
+    bundle: stdin, no index, or an index that does not read (the read itself then says why)."""
+    from glyph_cli.bundle.reader import read_index
+
+    if path == STDIO or not Path(path).is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            lines = read_index(fh, display_name(path), limits)
+            if lines is None:
+                return None
+            total = 0
+            for line in lines:
+                if selected is None and line.get("type") == "end":
+                    return int(line["pages"])
+                if selected is not None and line.get("type") == "doc" and line.get("id") in selected:
+                    total += int(line["pages"])
+            return total if selected is not None else None
+    except (BundleError, OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 # -- where documents go ---------------------------------------------------------------------------
 
 
@@ -316,7 +340,8 @@ class Unpacker:
         or ("discard",) for a damaged one, in bundle order."""
         current: DocEntry | None = None
         select = None if self.selected is None else (lambda doc_id: doc_id in self.selected)
-        with log.progress(desc="unpack", unit="page") as bar:
+        total = pages_in_index(self.path, self.selected, self.limits) if log.progress_enabled() else None
+        with log.progress(total=total, desc="unpack", unit="page") as bar:
             for event, wanted, png in _checked_pages(reader, self.workers, select):
                 if isinstance(event, DocEntry):
                     current = None
@@ -392,7 +417,8 @@ def verify(path: str, *, threads: int = 0, limits: Limits = DEFAULT_LIMITS) -> U
         reader = BundleReader(fh, source=source, limits=limits, salvage=True, texts=False)
         damaged: set[int] = set()
         ids: dict[object, int] = {}  # document id -> the number of its first copy
-        with log.progress(desc="verify", unit="page") as bar:
+        total = pages_in_index(path, None, limits) if log.progress_enabled() else None
+        with log.progress(total=total, desc="verify", unit="page") as bar:
             for event, _wanted, png in _checked_pages(reader, threads or default_threads()):
                 if isinstance(event, DocEntry):
                     doc_id = event.doc_id
