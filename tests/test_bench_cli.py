@@ -43,7 +43,7 @@ def test_task_records_render_as_documents(glyph):
 
 
 def test_compression_jsonl_rows_summaries_and_direction(glyph):
-    out = _jsonl(glyph("bench", "compression", "--dpi", "72,120", "--jsonl", check=True).stdout)
+    out = _jsonl(glyph("bench", "compression", "--dpi", "72,120", "--format", "jsonl", check=True).stdout)
     assert [r["type"] for r in out] == ["provenance", "compression", "compression", "summary", "summary"]
     prov = out[0]
     assert prov["parameters"]["tokenizer"] == "qwen2.5" and prov["glyph"] and prov["machine"]["cpu"]
@@ -74,7 +74,7 @@ def test_compression_reads_documents_page_streams_and_bundles_alike(glyph, tmp_p
     glyph("pack", str(stream), "-o", str(bundle), check=True)
     rows = {}
     for name in (docs, stream, bundle):
-        out = _jsonl(glyph("bench", "compression", str(name), "--jsonl", check=True).stdout)
+        out = _jsonl(glyph("bench", "compression", str(name), "--format", "jsonl", check=True).stdout)
         rows[name.name] = [(r["doc"], r["text_tokens"], r["visual_tokens"]) for r in out if r["type"] == "compression"]
     assert len(rows["docs.jsonl"]) == 2
     assert rows["docs.jsonl"] == rows["pages.jsonl"] == rows["docs.glyph"]
@@ -104,7 +104,7 @@ def test_compression_with_tesseract_report(glyph, tmp_path):
 
 
 def test_speed_table(glyph):
-    out = glyph("bench", "speed", "--rounds", "1", "--jsonl", check=True).stdout
+    out = glyph("bench", "speed", "--rounds", "1", "--format", "jsonl", check=True).stdout
     rows = _jsonl(out)
     assert rows[0]["type"] == "provenance" and rows[1]["type"] == "render_speed"
     assert {"model", "server", "protocol", "time_utc", "glyph"} <= set(rows[0])

@@ -134,7 +134,7 @@ SKIP = [
     ("render -j 2", ["render", "{d}/bad.jsonl", "--on-error", "skip", "-j", "2"]),
     ("unpack --salvage", ["unpack", "{d}/damaged.glyph", "--salvage"]),
     ("ask", ["ask", "{d}/pages.jsonl", "--questions", "{d}/bad-questions.jsonl", "--on-error", "skip", *ASK]),
-    ("bench compression", ["bench", "compression", "{d}/bad.jsonl", "--on-error", "skip", "--jsonl"]),
+    ("bench compression", ["bench", "compression", "{d}/bad.jsonl", "--on-error", "skip", "--format", "jsonl"]),
     ("bench accuracy", ["bench", "accuracy", "{d}/tasks.jsonl", "-r", "{out}/r.jsonl", "--on-error", "skip",
                         "--as-text", *ASK]),
     ("train data", ["train", "data", "{d}/pages.jsonl", "-d", "{out}/t", "-t", "instruct", "--questions",

@@ -68,6 +68,9 @@ def test_old_spellings_work_and_warn_once(tmp_path):
     ask = run_glyph("ask", str(docs), "--render-config", str(tmp_path / "c.json"), "-q", "Q")
     assert ask.returncode == 2
     assert ask.stderr.decode().splitlines()[0] == "warning: --render-config is deprecated and will go: use -c/--config"
+    old = run_glyph("bench", "compression", "--jsonl", check=True)  # now --format jsonl, as ls and search
+    assert old.stderr.decode().splitlines()[0] == "warning: --jsonl is deprecated and will go: use --format jsonl"
+    assert old.stdout.startswith(b'{"type":"provenance"')
 
 
 def test_renamed_picks_the_given_spelling():

@@ -38,7 +38,8 @@ def compression(
     reader: Optional[str] = typer.Option(None, "--reader", help="Read pages back by OCR: tesseract or rapidocr."),
     ocr_workers: int = typer.Option(1, "--ocr-workers", help="Pages read at once (tesseract runs one process each)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write results.jsonl, table.md and PNG plots here."),
-    jsonl: bool = typer.Option(False, "--jsonl", help="Write JSONL results to stdout instead of the Markdown table."),
+    output_format: opt.ReportFormat = opt.REPORT_FORMAT,
+    jsonl_old: bool = typer.Option(False, "--jsonl", hidden=True),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field holding the text."),
     id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id."),
     on_error: opt.OnError = opt.on_error("fail | skip a bad input record."),
@@ -50,6 +51,7 @@ def compression(
     from glyph_cli.streams.io import dumps
     from glyph_cli.tokens.visual import FAMILIES
 
+    jsonl = opt.jsonl_output(output_format, jsonl_old)
     if family not in FAMILIES:
         raise UsageError(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
     policy = opt.policy(on_error)
@@ -217,7 +219,8 @@ def speed(
     weights: str = typer.Option("trained", "--weights", help="trained, or random: a random-weight model of a real "
                                 "config, labelled so in the results."),
     new_tokens: int = typer.Option(32, "--new-tokens", help="Tokens decoded per answer (fixed, for comparable decode)."),
-    jsonl: bool = typer.Option(False, "--jsonl", help="JSONL results on stdout instead of Markdown."),
+    output_format: opt.ReportFormat = opt.REPORT_FORMAT,
+    jsonl_old: bool = typer.Option(False, "--jsonl", hidden=True),
     backend_params: Optional[dict] = None,
 ) -> None:
     """Render throughput on this machine; with a backend, prefill and decode of text vs pages."""
@@ -228,6 +231,7 @@ def speed(
     from glyph_cli.streams.documents import Document
     from glyph_cli.streams.io import dumps
 
+    jsonl = opt.jsonl_output(output_format, jsonl_old)
     if weights not in ("trained", "random"):
         raise UsageError("--weights must be trained or random")
     if repeat < 1 or rounds < 1:

@@ -61,6 +61,16 @@ class OutputFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class ReportFormat(str, Enum):
+    """What a bench command writes on stdout: its Markdown table, or its records as JSONL."""
+    table = "table"
+    jsonl = "jsonl"
+
+
+REPORT_FORMAT: ReportFormat = typer.Option(ReportFormat.table, "--format",
+                                           help="stdout: table (Markdown) or jsonl (every record).")
+
+
 def output_format(choice: "OutputFormat | str") -> str:
     """"table" or "jsonl": `auto` resolved against stdout."""
     import sys
@@ -93,6 +103,12 @@ CONFIG: Optional[Path] = typer.Option(None, "--config", "-c", help="Render confi
 def deprecated(*names: str, default=None) -> typer.Option:
     """A hidden old spelling of an option; the command passes its value through `renamed`."""
     return typer.Option(default, *names, hidden=True, show_default=False)
+
+
+def jsonl_output(fmt: "ReportFormat", old_jsonl: bool) -> bool:
+    """Whether a bench command writes JSONL: `--format jsonl`, or the old `--jsonl` (warns)."""
+    return renamed(_value(fmt), "jsonl" if old_jsonl else None, "--format jsonl", "--jsonl",
+                   default="table") == "jsonl"
 
 
 def renamed(new, old, new_flag: str, old_flag: str, default=None, why: str = ""):
