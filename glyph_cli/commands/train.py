@@ -76,31 +76,30 @@ CONFIG_HELP = "Run config (YAML or JSON) with every hyperparameter; see docs/TRA
 SET_HELP = "KEY=VALUE over the config (dotted keys, e.g. training.max_steps=10; repeatable)."
 RESUME_HELP = "Continue from the last checkpoint in output_dir (same step, same data order)."
 UNFREEZE_HELP = "Train the vision tower too (frozen by default; the config key freeze_vision)."
+# The stage commands' shared parameters, declared once (typer needs each command to list them).
+STAGE_CONFIG: Optional[Path] = typer.Argument(None, help=CONFIG_HELP)
+STAGE_SET: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP)
+STAGE_RESUME: bool = typer.Option(False, "--resume", help=RESUME_HELP)
+STAGE_UNFREEZE: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP)
 
 
 @train.command("pretrain")
-def pretrain(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
-             set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-             resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-             unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP)) -> int:
+def pretrain(config: Optional[Path] = STAGE_CONFIG, set_: Optional[List[str]] = STAGE_SET,
+             resume: bool = STAGE_RESUME, unfreeze_vision: bool = STAGE_UNFREEZE) -> int:
     """Continual pre-training (OCR, interleaved LM, generation) on a glyph train data set."""
     return _stage("pretrain", config, set_, resume, unfreeze_vision)
 
 
 @train.command("sft")
-def sft(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
-        set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-        resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-        unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP)) -> int:
+def sft(config: Optional[Path] = STAGE_CONFIG, set_: Optional[List[str]] = STAGE_SET,
+        resume: bool = STAGE_RESUME, unfreeze_vision: bool = STAGE_UNFREEZE) -> int:
     """Supervised fine-tuning on instruct data (with the OCR mix); the prompt is masked out."""
     return _stage("sft", config, set_, resume, unfreeze_vision)
 
 
 @train.command("grpo")
-def grpo(config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
-         set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-         resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-         unfreeze_vision: bool = typer.Option(False, "--unfreeze-vision", help=UNFREEZE_HELP),
+def grpo(config: Optional[Path] = STAGE_CONFIG, set_: Optional[List[str]] = STAGE_SET,
+         resume: bool = STAGE_RESUME, unfreeze_vision: bool = STAGE_UNFREEZE,
          use_vllm: bool = typer.Option(False, "--use-vllm", help="Generate the groups with vLLM (installed "
                                        "separately); default: transformers.")) -> int:
     """GRPO with trl: answer, format and OCR rewards; all-equal groups dropped from the loss."""
