@@ -118,16 +118,14 @@ def document_count(paths: list[str]) -> int | None:
     """How many documents `paths` hold, where that is known without reading them: bundle files,
     from their index. None when any input is stdin, a page stream or documents (or the index is
     missing or damaged: the read itself then says so)."""
-    from glyph_cli.bundle.reader import read_index
+    from glyph_cli.bundle.reader import file_index
 
     total = 0
     for path in paths or [STDIO]:
         if path == STDIO or input_kind(path) != BUNDLE:
             return None
         try:
-            with open(path, "rb") as fh:
-                lines = read_index(fh, path)
-                end = next((line for line in lines or () if line.get("type") == "end"), None)
+            end = next((line for line in file_index(path) or () if line.get("type") == "end"), None)
         except (GlyphError, OSError, ValueError):
             return None
         if end is None or not isinstance(end.get("docs"), int):

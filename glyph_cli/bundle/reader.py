@@ -646,3 +646,30 @@ def read_index(fh: IO[bytes], source: str, limits: Limits = DEFAULT_LIMITS) -> I
             raise BundleError(f"{source}: the index is damaged ({exc or 'truncated'})", "run `glyph verify`") from None
 
     return lines()
+
+
+def file_index(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict] | None:
+    """The index lines of the bundle file at `path`, read via its footer, or None where there is none
+    to read without reading the bundle: stdin, not a regular file, no footer. The file stays open
+    until the lines are read through; a damaged index raises BundleError as it is read."""
+    import os
+
+    from glyph_cli.streams.io import STDIO, display_name
+
+    if path == STDIO or not os.path.isfile(path):
+        return None
+    fh = open(path, "rb")
+    try:
+        lines = read_index(fh, display_name(path), limits)
+    except BaseException:
+        fh.close()
+        raise
+    if lines is None:
+        fh.close()
+        return None
+
+    def reading() -> Iterator[dict]:
+        with fh:
+            yield from lines
+
+    return reading()

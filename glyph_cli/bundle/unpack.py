@@ -57,24 +57,19 @@ def pages_in_index(path: str, selected: set | None = None, limits: Limits = DEFA
     """How many pages reading `path` goes through (those of the `selected` ids, when given), from the
     bundle's index: the progress bar's total. None where that is not known without reading the
     bundle: stdin, no index, or an index that does not read (the read itself then says why)."""
-    from glyph_cli.bundle.reader import read_index
+    from glyph_cli.bundle.reader import file_index
 
-    if path == STDIO or not Path(path).is_file():
-        return None
     try:
-        with open(path, "rb") as fh:
-            lines = read_index(fh, display_name(path), limits)
-            if lines is None:
-                return None
-            total = 0
-            for line in lines:
-                if selected is None and line.get("type") == "end":
-                    return int(line["pages"])
-                if selected is not None and line.get("type") == "doc" and line.get("id") in selected:
-                    total += int(line["pages"])
-            return total if selected is not None else None
+        lines = file_index(path, limits)
+        total = 0
+        for line in lines or ():
+            if selected is not None and line.get("type") == "doc" and line.get("id") in selected:
+                total += int(line["pages"])
+            elif line.get("type") == "end":
+                return int(line["pages"]) if selected is None else total
     except (BundleError, OSError, ValueError, TypeError, KeyError):
-        return None
+        pass
+    return None
 
 
 # -- where documents go ---------------------------------------------------------------------------

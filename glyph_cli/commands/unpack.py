@@ -74,15 +74,13 @@ def _no_such(bundle: str, missing: list[str]) -> BundleError:
 def _not_in_index(bundle: str, ids: list[str]) -> list[str]:
     """The ids a bundle file's index does not hold ([] when the index cannot be read: the unpacking
     then reports the damage itself)."""
-    from glyph_cli.bundle.reader import read_index
-    from glyph_cli.bundle.unpack import open_bundle
+    from glyph_cli.bundle.reader import file_index
 
     try:
-        with open_bundle(bundle) as fh:
-            lines = read_index(fh, bundle)
-            if lines is None:
-                return []
-            found = {str(line.get("id")) for line in lines if line.get("type") == "doc"}
-    except BundleError:
+        lines = file_index(bundle)
+        if lines is None:
+            return []
+        found = {str(line.get("id")) for line in lines if line.get("type") == "doc"}
+    except (BundleError, OSError):
         return []
     return sorted(set(ids) - found)
