@@ -73,7 +73,6 @@ class _Terminal:
             raise OSError(f"{folder} belongs to another user")
         self.prefix = os.path.join(folder, key)
         self.draw_fd = os.open(self.prefix + ".draw", os.O_RDWR | os.O_CREAT, 0o600)
-        self.bars = 0
 
     def claim(self) -> tuple[int, int]:
         """(row, lock fd): the first free row of this terminal; (-1, -1) when all are taken."""
@@ -176,9 +175,7 @@ def progress(total: int | None = None, desc: str = "", unit: str = "it", **kwarg
                 out.flush()
                 if lock_fd >= 0:
                     os.close(lock_fd)  # the row is free again
-                terminal.bars -= 1
 
-    terminal.bars += 1
     return Bar(total=total, desc=desc, unit=unit, file=out, dynamic_ncols=True, leave=False,
                position=max(row, 0), **kwargs)
 
