@@ -253,8 +253,8 @@ class Worker:
                                      "(see the warnings above)")
                 invalid = invalid + 1 if outcome == "invalid" else 0
                 if invalid >= MAX_CONSECUTIVE_INVALID:
-                    last = study._storage.get_trial(trial._trial_id).user_attrs.get("invalid", "")
-                    raise GlyphError(f"{invalid} sampled configs in a row were invalid (the last: {last}); "
+                    raise GlyphError(f"{invalid} sampled configs in a row were invalid (the last: "
+                                     f"{trial.user_attrs.get('invalid', '')}); "
                                      "the search space is mostly invalid: narrow its ranges or fix the base config")
         finally:
             if bar is not None:
