@@ -180,8 +180,9 @@ def _pango_drawn(ts, page):
                          ids=["prose", "mixed"])
 def test_glyph_runs_draw_what_pango_draws(ts, text):
     for page in pages(ts, text):
-        ts.draw_flow(page, False)
-        ours = ts._coverage(ts.page_w, ts.page_h).astype(int)
+        info, drawn = ts.draw_flow(page, False)
+        ours = np.zeros((ts.page_h, ts.page_w), int)
+        ours[:info.height, :info.width] = drawn
         theirs = _pango_drawn(ts, page)
         assert ours.sum() > 0
         # Pango rounds advances to 1/1024 pt, glyph runs do not: a glyph lands at most one sample
@@ -193,6 +194,32 @@ def test_glyph_runs_draw_what_pango_draws(ts, text):
             assert abs(ours[rows].sum() - theirs[rows].sum()) <= 0.001 * theirs[rows].sum()
             blur = lambda a: a[rows, :-2] + a[rows, 1:-1] + a[rows, 2:]  # noqa: E731
             assert np.abs(blur(ours) - blur(theirs)).max() <= 96
+
+
+@pytest.mark.parametrize("dpi", [72, 96])
+def test_sprites_are_the_oversampled_drawing(dpi):
+    """A page of sprites (each glyph drawn once per quarter-pixel phase, then added at whole pixels)
+    is the page drawn four samples a pixel and averaged, but for glyphs that share a pixel, whose
+    averages are rounded before they add (1 of 255 at most)."""
+    from glyph_cli.typeset.glyphs import GlyphCanvas
+
+    ts = Typesetter(resolve_config("glyph", None, {"dpi": dpi}))
+    k = ts.oversample
+    assert k == 4
+    for page in pages(ts, PROSE_LINES + "\n" + MIXED):
+        info, drawn = ts.draw_flow(page, False)
+        run = ts._run(page.lines)
+        ts._clear()
+        canvas = GlyphCanvas(ts.pixels, ts.page_w * k, tuple(ts.ctx.get_matrix()))
+        for f in np.unique(run.fonts).tolist():
+            canvas.show(ts._plain_fonts[f][1], run.glyphs[run.fonts == f])
+        canvas.flush()
+        del canvas
+        if run.pango_lines:
+            ts._pango_lines(run.pango_lines)
+        wide = ts._coverage(info.width, info.height).astype(int)
+        diff = np.abs(drawn.astype(int) - wide)
+        assert wide.sum() > 0 and diff.max() <= 1 and (diff > 0).mean() < 0.001
 
 
 def test_only_plain_scripts_take_the_glyph_run_path(ts):

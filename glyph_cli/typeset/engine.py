@@ -20,7 +20,7 @@ import numpy as np
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
-from glyph_cli.typeset.glyphs import GLYPH_DTYPE, GlyphCanvas, glyph_extents, scaled_font
+from glyph_cli.typeset.glyphs import GLYPH_DTYPE, SpritePage, glyph_extents, scaled_font
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
@@ -195,7 +195,7 @@ class Typesetter:
             self._ink_bottom = np.full(0x10000, -np.inf)
             self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
             self._font_slot: dict[str, int] = {}
-            self.canvas = GlyphCanvas(self.pixels, self.page_w * k, tuple(self.ctx.get_matrix()))
+            self.sprites = SpritePage(self.page_w, self.page_h, k, (s * cfg.horizontal_scale, 0.0, 0.0, s, self.x0, 0.0))
         self.width_units = cfg.text_width / cfg.horizontal_scale
         probe = Pango.Layout.new(self.pctx)
         probe.set_font_description(self.desc)
@@ -476,21 +476,27 @@ class Typesetter:
         run = self._run(page.lines)
         bottom = run if last and self.cfg.auto_crop_last_page else None
         info = self._flow_info(page, self._ink_right(page.lines), bottom)
-        self._clear()
-        if run is not None:
-            if len(run.glyphs):
-                self.surface.flush()
-                fonts = run.fonts
-                if len(self._plain_fonts) == 1:
-                    self.canvas.show(self._plain_fonts[0][1], run.glyphs)
-                else:
-                    for f in np.unique(fonts).tolist():
-                        self.canvas.show(self._plain_fonts[f][1], run.glyphs[fonts == f])
-                self.canvas.flush()
-                self.surface.mark_dirty()
-            if run.pango_lines:
-                self._pango_lines(run.pango_lines)
-        return info, self._coverage(info.width, info.height)
+        sprites = self.sprites
+        sprites.clear(info.height)
+        coverage = sprites.pixels[:info.height, :info.width]
+        if run is None:
+            return info, coverage
+        if len(run.glyphs):
+            fonts = run.fonts
+            if len(self._plain_fonts) == 1:
+                sprites.add(self._plain_fonts[0][1], run.glyphs)
+            else:
+                for f in np.unique(fonts).tolist():
+                    sprites.add(self._plain_fonts[f][1], run.glyphs[fonts == f])
+        if run.pango_lines:  # Pango draws at k samples a pixel; its coverage adds to the sprites'
+            self._clear()
+            self._pango_lines(run.pango_lines)
+            pango = self._coverage(info.width, info.height)
+            total = coverage.astype(np.uint16)
+            total += pango
+            np.minimum(total, 255, out=total)
+            coverage[:] = total
+        return info, coverage
 
     def _run(self, lines: list[tuple[int, str, float]]) -> "_Run | None":
         """A page's glyphs: lines of plain characters become glyph arrays, the rest is left to Pango.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 
 import numpy as np
 
@@ -123,3 +124,181 @@ def glyph_extents(font: int, glyph: int) -> tuple[float, float, float, float]:
     ext = _TextExtents()
     cairo.cairo_scaled_font_glyph_extents(font, g.ctypes.data, 1, ctypes.byref(ext))
     return ext.x_bearing, ext.y_bearing, ext.width, ext.height
+
+
+# -- glyphs at sub-pixel positions, composited at one sample per pixel ----------------------------
+#
+# cairo 1.16 puts every glyph on a whole device pixel. glyph's pages place glyphs at 1/k pixel
+# (`oversample`), which it used to get by drawing the page k times wider and averaging each k
+# columns: a page-sized pass that cost more than the drawing. Each (glyph, phase) is instead drawn
+# once that way into a small sprite, the sprites go into a pixman glyph cache, and a page is one
+# pixman_composite_glyphs_no_mask call adding the sprites at whole pixels: the same pixels, except
+# where two glyphs share a pixel, whose averages are now rounded before they add (at most 1 of 255).
+
+_PIXMAN_A8 = (8 << 24) | (1 << 16) | (8 << 12)  # PIXMAN_FORMAT(8, PIXMAN_TYPE_A, 8, 0, 0, 0)
+_PIXMAN_OP_ADD = 12
+# pixman_glyph_t: int x, y; const void *glyph
+PIXMAN_GLYPH_DTYPE = np.dtype([("x", np.int32), ("y", np.int32), ("glyph", np.uint64)])
+_NO_INK = 1  # sprite table entry of a glyph that draws nothing (0: not made yet)
+_CACHE_LIMIT = 16384  # pixman evicts above this many glyphs (on thaw); glyph starts afresh instead
+
+
+class _Colour(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint16) for name in ("red", "green", "blue", "alpha")]
+
+
+@functools.lru_cache(maxsize=1)
+def _pixman():
+    lib = ctypes.CDLL(ctypes.util.find_library("pixman-1") or "libpixman-1.so.0")
+    vp, i = ctypes.c_void_p, ctypes.c_int
+    for name, res, args in [
+        ("pixman_image_create_bits", vp, [ctypes.c_uint32, i, i, vp, i]),
+        ("pixman_image_create_solid_fill", vp, [ctypes.POINTER(_Colour)]),
+        ("pixman_image_unref", i, [vp]),
+        ("pixman_glyph_cache_create", vp, []),
+        ("pixman_glyph_cache_destroy", None, [vp]),
+        ("pixman_glyph_cache_freeze", None, [vp]),
+        ("pixman_glyph_cache_thaw", None, [vp]),
+        ("pixman_glyph_cache_insert", vp, [vp, vp, vp, i, i, vp]),
+        ("pixman_composite_glyphs_no_mask", None, [i, vp, vp, i, i, i, i, vp, i, vp]),
+    ]:
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+def _a8_image(pixels: np.ndarray) -> int:
+    """A pixman a8 image over `pixels` ((height, stride) uint8, stride a multiple of 4)."""
+    height, stride = pixels.shape
+    image = _pixman().pixman_image_create_bits(_PIXMAN_A8, stride, height, pixels.ctypes.data, stride)
+    if not image:
+        raise RuntimeError("pixman could not wrap a pixel buffer")
+    return image
+
+
+class SpritePage:
+    """One page's A8 coverage: glyph sprites added at whole pixels, each sprite a glyph drawn at one
+    of `k` sub-pixel phases.
+
+    `matrix` is the page's user -> device matrix at one sample per pixel (xx, yx, xy, yy, x0, y0),
+    without the oversampling: sprites are drawn with its linear part, k times wider.
+    """
+
+    def __init__(self, width: int, height: int, k: int, matrix: tuple[float, ...]):
+        self.k = k
+        self.xx, _, _, self.yy, self.x0, self.y0 = matrix
+        self.pixels = np.zeros((height, -(-width // 4) * 4), np.uint8)
+        pm = _pixman()
+        self._pm = pm
+        self._dest = _a8_image(self.pixels)
+        self._white = pm.pixman_image_create_solid_fill(ctypes.byref(_Colour(0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)))
+        self._cache = None
+        self._table: dict[int, np.ndarray] = {}  # font -> sprite pointer per (glyph id * k + phase)
+        self._count = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        pm = self._pm
+        if self._cache:
+            pm.pixman_glyph_cache_thaw(self._cache)
+            pm.pixman_glyph_cache_destroy(self._cache)
+        self._cache = pm.pixman_glyph_cache_create()
+        if not self._cache:
+            raise MemoryError("pixman could not make a glyph cache")
+        pm.pixman_glyph_cache_freeze(self._cache)  # frozen for good: glyph decides what to evict
+        self._table.clear()
+        self._count = 0
+
+    def clear(self, height: int) -> None:
+        self.pixels[:height].fill(0)
+
+    def add(self, font: int, glyphs: np.ndarray) -> None:
+        """Add `glyphs` (GLYPH_DTYPE, user-space positions) drawn in cairo scaled font `font`."""
+        if not len(glyphs):
+            return
+        k = self.k
+        samples = np.floor((self.x0 + glyphs["x"] * self.xx) * k + 0.5).astype(np.int64)
+        px = samples // k
+        key = glyphs["index"].astype(np.int64) * k + (samples - px * k)
+        table = self._table.get(font)
+        top = int(key.max()) + 1
+        if table is None or len(table) < top:
+            grown = np.zeros(max(top, 2 * len(table) if table is not None else 256), np.uint64)
+            if table is not None:
+                grown[:len(table)] = table
+            table = self._table[font] = grown
+        sprite = table[key]
+        missing = sprite == 0
+        if missing.any():
+            keys = np.unique(key[missing]).tolist()
+            if len(keys) > _CACHE_LIMIT // 2:  # more new sprites than a cache holds: in halves
+                half = len(glyphs) // 2
+                self.add(font, glyphs[:half])
+                self.add(font, glyphs[half:])
+                return
+            if self._count + len(keys) > _CACHE_LIMIT:
+                self._reset()
+                table = self._table[font] = np.zeros(len(table), np.uint64)
+                keys = np.unique(key).tolist()
+            for kk in keys:
+                table[kk] = self._make(font, kk // k, kk % k)
+            sprite = table[key]
+        inked = sprite != _NO_INK
+        out = np.empty(int(inked.sum()), PIXMAN_GLYPH_DTYPE)
+        out["x"] = px[inked]
+        out["y"] = np.floor(self.y0 + glyphs["y"][inked] * self.yy + 0.5)
+        out["glyph"] = sprite[inked]
+        self._pm.pixman_composite_glyphs_no_mask(_PIXMAN_OP_ADD, self._white, self._dest, 0, 0, 0, 0,
+                                                 self._cache, len(out), out.ctypes.data)
+
+    def _make(self, font: int, glyph: int, phase: int) -> int:
+        """Draw `glyph` at sample `phase` of a pixel, k samples per pixel, average, crop, cache."""
+        k = self.k
+        xb, yb, w, h = glyph_extents_device(font, glyph, self.xx, self.yy)
+        if w <= 0 or h <= 0:
+            return _NO_INK
+        pad = 2
+        ox, oy = pad - math.floor(xb), pad - math.floor(yb)  # the origin pixel in the scratch
+        width, height = ox + math.ceil(xb + w) + pad, oy + math.ceil(yb + h) + pad
+        scratch = np.zeros((height, -(-width * k // 4) * 4), np.uint8)
+        canvas = GlyphCanvas(scratch, width * k, (self.xx * k, 0.0, 0.0, self.yy, float(ox * k + phase), float(oy)))
+        one = np.zeros(1, GLYPH_DTYPE)
+        one["index"] = glyph
+        canvas.show(font, one)
+        canvas.flush()
+        del canvas
+        cover = ((scratch[:, :width * k].reshape(height, width, k).sum(axis=2, dtype=np.uint16) + k // 2)
+                 // k).astype(np.uint8)
+        rows, cols = np.flatnonzero(cover.any(axis=1)), np.flatnonzero(cover.any(axis=0))
+        if not len(rows):
+            return _NO_INK
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        bits = np.zeros((r1 - r0, -(-(c1 - c0) // 4) * 4), np.uint8)
+        bits[:, :c1 - c0] = cover[r0:r1, c0:c1]
+        image = self._pm.pixman_image_create_bits(_PIXMAN_A8, c1 - c0, r1 - r0, bits.ctypes.data, bits.shape[1])
+        if not image:
+            raise MemoryError("pixman could not make a glyph image")
+        try:  # the cache copies the pixels
+            ptr = self._pm.pixman_glyph_cache_insert(self._cache, font, (glyph * k + phase) + 1, ox - c0, oy - r0,
+                                                     image)
+        finally:
+            self._pm.pixman_image_unref(image)
+        if not ptr:
+            raise MemoryError("pixman could not cache a glyph")
+        self._count += 1
+        return ptr
+
+    def __del__(self):
+        pm = getattr(self, "_pm", None)
+        if pm is not None:
+            if self._cache:
+                pm.pixman_glyph_cache_thaw(self._cache)
+                pm.pixman_glyph_cache_destroy(self._cache)
+            pm.pixman_image_unref(self._dest)
+            pm.pixman_image_unref(self._white)
+
+
+def glyph_extents_device(font: int, glyph: int, xx: float, yy: float) -> tuple[float, float, float, float]:
+    """glyph_extents scaled to device pixels by a diagonal matrix (xx, yy)."""
+    xb, yb, w, h = glyph_extents(font, glyph)
+    return xb * xx, yb * yy, w * xx, h * yy

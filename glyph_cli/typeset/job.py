@@ -127,7 +127,7 @@ def _watch_parent(pid: int) -> None:
 
 
 def _keep_freed_memory() -> None:
-    """Drawing a page allocates and frees arrays of a few MB (the oversampled coverage); in a fresh
+    """Drawing a page allocates and frees arrays of a few MB (its scanlines, Pango's oversampled lines); in a fresh
     process glibc returns each to the kernel (munmap, heap trim) and faults it in again for the next
     page, which made a worker draw ~50% slower than the long-running parent. Keep it instead."""
     import ctypes
