@@ -283,13 +283,13 @@ class BundleWriter:
                 out.add(doc, pages)
     """
 
-    def __init__(self, target: str | os.PathLike | IO[bytes], *, level: int = 3, long: int = 27, threads: int = 0,
-                 pages: str = "bands", frame_mib: int = 64, on_duplicate: str = "error"):
+    def __init__(self, target: str | os.PathLike | IO[bytes], *, level: int = 3, long: int = 0, threads: int = 0,
+                 pages: str = "bands", frame_mib: int = 64, on_duplicate: str = "error", prove: bool = False):
         from glyph_cli.bundle.pack import Packer
         from glyph_cli.bundle.writer import BundleWriter as Writer, PackOptions
         from glyph_cli.streams.io import AtomicFile
 
-        options = PackOptions(level=level, long=long, threads=threads, pages=pages, frame_mib=frame_mib).check()
+        options = PackOptions(level=level, long=long, threads=threads, pages=pages, frame_mib=frame_mib, prove=prove).check()
         self._stack = contextlib.ExitStack()
         if isinstance(target, (str, os.PathLike)):
             self.path: str | None = str(target)

@@ -229,3 +229,89 @@ def test_an_inflate_bomb_inside_a_png_is_not_inflated():
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
            + chunk(b"IDAT", bomb) + chunk(b"IEND", b""))
     assert PageEncoder(DEFAULT_LIMITS).encode(png, 10.0).store == "png"
+
+
+# -- a PNG's word on its deflate (glDF) ------------------------------------------------------------
+
+
+def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    out, pos = [], 8
+    while pos < len(png):
+        n = int.from_bytes(png[pos:pos + 4], "big")
+        out.append((png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]))
+        pos += 12 + n
+    return out
+
+
+def _png_of(chunks) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
+
+
+def _no_trial(monkeypatch):
+    trials = []
+    real = PageEncoder._find_deflate
+    monkeypatch.setattr(PageEncoder, "_find_deflate", lambda self, *a: trials.append(1) or real(self, *a))
+    return trials
+
+
+def test_glyph_pngs_say_which_deflate_made_them_and_pack_takes_their_word(monkeypatch):
+    from glyph_cli.pngchunk import libdeflate_id, read_deflate_claim
+
+    png = page_png(1)
+    kinds = [k for k, _ in _png_chunks(png)]
+    assert kinds == [b"IHDR", b"glDF", b"IDAT", b"IEND"]
+    claim = read_deflate_claim(dict(_png_chunks(png))[b"glDF"])
+    assert claim == (libdeflate_id(), 1, int.from_bytes(png[-16:-12], "big"))  # the IDAT chunk's CRC
+    trials = _no_trial(monkeypatch)
+    stored = PageEncoder(DEFAULT_LIMITS).encode(png, 10.0)
+    assert stored.store == "bands" and trials == []
+    assert rebuild_png(stored.data, stored.params, DEFAULT_LIMITS) == png
+    PageEncoder(DEFAULT_LIMITS, prove=True).encode(png, 10.0)  # --prove: deflated again all the same
+    assert trials == [1]
+
+
+def test_a_claim_that_does_not_fit_its_image_data_is_not_taken(monkeypatch):
+    """Image data made again by another encoder (the claim kept) or with bytes after the zlib
+    stream: the claim's CRC, or where the stream ends, gives it away, and the page is tried."""
+    png = page_png(2)
+    chunks = _png_chunks(png)
+    idat = dict(chunks)[b"IDAT"]
+    raw = zlib.decompress(idat)
+    trials = _no_trial(monkeypatch)
+    by_zlib = _png_of([(k, zlib.compress(raw, 6) if k == b"IDAT" else d) for k, d in chunks])
+    stored = PageEncoder(DEFAULT_LIMITS).encode(by_zlib, 10.0)
+    assert (stored.params["deflate"], stored.params["level"]) == ("zlib", 6) and len(trials) == 1
+    assert rebuild_png(stored.data, stored.params, DEFAULT_LIMITS) == by_zlib
+    # bytes after the stream, the claim's CRC forged to match: the stream's end gives it away
+    from glyph_cli.pngchunk import deflate_claim, libdeflate_id
+
+    longer = idat + b"junk"
+    claim = deflate_claim(libdeflate_id(), 1, zlib.crc32(b"IDAT" + longer))[8:-4]
+    trailing = _png_of([(k, claim if k == b"glDF" else longer if k == b"IDAT" else d) for k, d in chunks])
+    stored = PageEncoder(DEFAULT_LIMITS).encode(trailing, 10.0)
+    assert stored.store == "png" and stored.data == trailing and len(trials) == 2
+
+
+def test_a_forged_claim_costs_the_exact_bytes_never_the_pixels():
+    """A claim bound to image data that its encoder did not make (made up on purpose) is taken, and
+    unpack finds out from the page's sha256: it gives back the same pixels, flagged."""
+    from glyph_cli.bundle.records import NotReproducible, restore_png, store_page
+    from glyph_cli.pngchunk import deflate_claim, libdeflate_id
+    from glyph_cli.records import png_data_url
+
+    png = page_png(3)
+    chunks = _png_chunks(png)
+    other = zlib.compress(zlib.decompress(dict(chunks)[b"IDAT"]), 9)
+    claim = deflate_claim(libdeflate_id(), 1, zlib.crc32(b"IDAT" + other))[8:-4]
+    forged = _png_of([(k, claim if k == b"glDF" else other if k == b"IDAT" else d) for k, d in chunks])
+    record = {"type": "page", "v": 1, "doc": "d", "index": 0, "span": [0, 1], "width": 160, "height": 120,
+              "dpi": 72.0, "visual_tokens": {}, "image": png_data_url(forged)}
+    stored_record, stored = store_page(dict(record), PageEncoder(DEFAULT_LIMITS), 10.0)
+    assert stored.store == "bands"
+    with pytest.raises(NotReproducible) as caught:
+        restore_png(stored_record, bytes(stored.data), DEFAULT_LIMITS)
+    same = lambda a, b: np.array_equal(np.asarray(Image.open(io.BytesIO(a))), np.asarray(Image.open(io.BytesIO(b))))  # noqa: E731
+    assert same(caught.value.png, forged)
+    proved_record, proved = store_page(dict(record), PageEncoder(DEFAULT_LIMITS, prove=True), 10.0)
+    assert restore_png(proved_record, bytes(proved.data), DEFAULT_LIMITS) == forged  # --prove keeps it exact

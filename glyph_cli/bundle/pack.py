@@ -109,7 +109,7 @@ class Packer:
         self.writer = writer
         self.on_duplicate = on_duplicate
         self.limits = limits
-        self.encoder = PageEncoder(limits) if writer.options.pages == "bands" else None
+        self.encoder = PageEncoder(limits, writer.options.prove) if writer.options.pages == "bands" else None
         self.result = PackResult()
         self._seen: dict[object, str] = {}
         self._keep: dict[object, tuple[int, int]] | None = None  # replace: id -> (input, doc) kept

@@ -16,6 +16,7 @@ interlacing) is stored as the PNG bytes.
 from __future__ import annotations
 
 import base64
+import ctypes
 import functools
 import math
 import struct
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glyph_cli.bundle.format import Limits
-from glyph_cli.pngchunk import chunk as _chunk, chunk_parts  # the one PNG chunk writer
+from glyph_cli.pngchunk import DEFLATE_CLAIM, chunk as _chunk, chunk_parts, libdeflate_id, read_deflate_claim
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,6 +79,8 @@ class PngLayout:
     idat_sizes: list[int]
     idat: bytes  # the zlib stream, IDAT payloads joined
     idat_crc_ok: bool  # a rebuilt PNG has correct CRCs, so only such a PNG can be rebuilt exactly
+    idat_crc: int  # the CRC of the (last) IDAT chunk
+    claim: tuple[str, int, int] | None  # its glDF chunk: (encoder, level, IDAT CRC), see pngchunk
 
     @property
     def stride(self) -> int:
@@ -121,6 +124,8 @@ def parse_png(png: bytes, limits: Limits) -> PngLayout:
     sizes: list[int] = []
     parts: list[bytes] = []
     crc_ok = True
+    crc = 0
+    claim = None
     seen_iend = False
     while pos < len(png):
         if seen_iend:
@@ -139,27 +144,85 @@ def parse_png(png: bytes, limits: Limits) -> PngLayout:
                 raise PageCodecError("IDAT chunks are not consecutive")
             sizes.append(length)
             parts.append(png[pos + 8:pos + 8 + length])
-            crc_ok = crc_ok and zlib.crc32(png[pos + 4:pos + 8 + length]) == int.from_bytes(png[end - 4:end], "big")
+            crc = int.from_bytes(png[end - 4:end], "big")
+            crc_ok = crc_ok and zlib.crc32(png[pos + 4:pos + 8 + length]) == crc
             last_idat = end
+        elif kind == DEFLATE_CLAIM and first_idat < 0:
+            claim = read_deflate_claim(png[pos + 8:pos + 8 + length])
         seen_iend = kind == b"IEND"
         pos = end
     if first_idat < 0 or not seen_iend:
         raise PageCodecError("PNG has no image data or no IEND")
     return PngLayout(width, height, depth, colour, bool(interlace), png[:first_idat], png[last_idat:],
-                     sizes, b"".join(parts), crc_ok)
+                     sizes, b"".join(parts), crc_ok, crc, claim)
 
 
-def _inflate(idat: bytes, expected: int) -> bytes | None:
-    """The scanlines, or None when the stream does not give exactly `expected` bytes (never inflates
-    more). libdeflate (glyph's PNG encoder) inflates a page in about 0.16 ms, ISA-L in 0.4, zlib in 0.85.
-    It ignores bytes after the stream's end; callers that need a whole match compare a re-deflate."""
+def _inflate(idat: bytes, expected: int) -> tuple[bytes | bytearray | None, bool]:
+    """(the scanlines, whether the stream ended exactly at the end of `idat`), or (None, False) when
+    the stream does not give exactly `expected` bytes (never inflates more). libdeflate (glyph's PNG
+    encoder) inflates a page in about 0.16 ms, ISA-L in 0.4, zlib in 0.85.
+
+    The `deflate` package does not say where a stream ended, so libdeflate's zlib_decompress_ex is
+    called in its module through ctypes; where that cannot be had, the end is not known (False) and a
+    caller that needs a whole match compares a re-deflate."""
+    ex = _libdeflate_ex()
+    if ex is not None:
+        fn, decompressor = ex
+        out = bytearray(expected)
+        used_in, used_out = ctypes.c_size_t(), ctypes.c_size_t()
+        buf = (ctypes.c_char * expected).from_buffer(out)
+        if fn(decompressor(), idat, len(idat), buf, expected, ctypes.byref(used_in), ctypes.byref(used_out)) != 0:
+            return None, False
+        del buf
+        return (out, used_in.value == len(idat)) if used_out.value == expected else (None, False)
     import deflate as libdeflate
 
     try:
-        out = libdeflate.zlib_decompress(idat, expected)
+        raw = libdeflate.zlib_decompress(idat, expected)
     except libdeflate.DeflateError:
+        return None, False
+    return (raw, False) if len(raw) == expected else (None, False)
+
+
+@functools.lru_cache(maxsize=1)
+def _libdeflate_ex():
+    """(libdeflate_zlib_decompress_ex, this thread's decompressor) from the `deflate` package's own
+    libdeflate, or None where its symbols are not to be had."""
+    import threading
+
+    import deflate as libdeflate
+
+    try:
+        lib = ctypes.CDLL(libdeflate._deflate.__file__)
+        fn = lib.libdeflate_zlib_decompress_ex
+        alloc = lib.libdeflate_alloc_decompressor
+    except (AttributeError, OSError):
         return None
-    return out if len(out) == expected else None
+    size_p = ctypes.POINTER(ctypes.c_size_t)
+    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
+                                             ctypes.c_size_t, size_p, size_p]
+    alloc.restype, alloc.argtypes = ctypes.c_void_p, []
+    free = lib.libdeflate_free_decompressor
+    free.restype, free.argtypes = None, [ctypes.c_void_p]
+
+    class Decompressor:  # one a thread (they are not to be shared), freed with the thread
+        def __init__(self):
+            self.ptr = alloc()
+            if not self.ptr:
+                raise MemoryError("libdeflate could not allocate a decompressor")
+
+        def __del__(self):
+            free(self.ptr)
+
+    local = threading.local()
+
+    def decompressor() -> int:
+        d = getattr(local, "d", None)
+        if d is None:
+            d = local.d = Decompressor()
+        return d.ptr
+
+    return fn, decompressor
 
 
 def _chunk_size(sizes: list[int]) -> int | None:
@@ -312,8 +375,9 @@ class PageEncoder:
     a page, and pages from an encoder that cannot be matched cost none after the first.
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, prove: bool = False):
         self.limits = limits
+        self.prove = prove  # deflate every page again, claim or not
         self._known: dict[tuple, tuple[str, int] | None] = {}
 
     def encode(self, png: bytes, pitch: float | None) -> StoredPage:
@@ -322,10 +386,12 @@ class PageEncoder:
         chunk = _chunk_size(layout.idat_sizes)
         if layout.interlaced or chunk is None or not layout.idat_crc_ok or len(layout.idat) < 2:
             return StoredPage("png", png, {})
-        raw = _inflate(layout.idat, layout.raw_size)
+        raw, whole = _inflate(layout.idat, layout.raw_size)
         if raw is None:
             return StoredPage("png", png, {})
-        found = self._find_deflate(raw, layout.idat, chunk)
+        found = self._claimed(layout) if whole and not self.prove else None
+        if found is None:
+            found = self._find_deflate(raw, layout.idat, chunk)
         if found is None:
             return StoredPage("png", png, {})
         encoder, level = found
@@ -345,6 +411,20 @@ class PageEncoder:
                   "deflate": encoder, "level": level, "chunk": chunk, "pitch": use_pitch, "phase": phase,
                   "adler32": int.from_bytes(layout.idat[-4:], "big")}
         return StoredPage("bands", data, params)
+
+    @staticmethod
+    def _claimed(layout: PngLayout) -> tuple[str, int] | None:
+        """The encoder a PNG's glDF chunk names, when it is this packer's libdeflate and the claim
+        is bound to the one IDAT chunk (whose CRC checked out, and whose stream, adler32 checked,
+        ends exactly where the chunk does): deflating the scanlines again would only repeat what
+        the claim says. A forged claim costs no pixels: unpack checks the rebuilt PNG's sha256."""
+        claim = layout.claim
+        if claim is None or len(layout.idat_sizes) != 1 or not layout.idat_crc_ok:
+            return None
+        encoder, level, crc = claim
+        if encoder != libdeflate_id() or level not in DEFLATE_LEVELS["libdeflate"] or crc != layout.idat_crc:
+            return None
+        return "libdeflate", level
 
     def _find_deflate(self, raw: bytes, idat: bytes, chunk: int) -> tuple[str, int] | None:
         kind = (idat[:2], chunk)

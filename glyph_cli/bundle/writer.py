@@ -40,6 +40,7 @@ class PackOptions:
     threads: int = 0  # page-encoding threads; 0: one per CPU, at most 8. The output does not depend on it
     pages: str = "bands"
     frame_mib: int = 64  # a frame closes at the first document end past this much data
+    prove: bool = False  # deflate every page again, even one whose PNG says which encoder made it
 
     def check(self) -> PackOptions:
         if not 1 <= self.level <= 22:

@@ -32,6 +32,7 @@ def pack(
     threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads encoding pages (zstd runs beside them); 0 = one per CPU (at most 8). The output is the same for any value."),
     pages: PageStore = typer.Option(PageStore.bands, "--pages", help="bands: store scanlines and rebuild the exact PNG on unpack (small); png: store the PNG bytes as they are (portable, ~5x bigger)."),
     frame_size: int = typer.Option(64, "--frame-size", min=1, help="MiB of data per zstd frame (frames end at document boundaries). Damage loses at most one frame; smaller frames cost a little ratio."),
+    prove: bool = typer.Option(False, "--prove", help="Deflate every page again to prove that unpack gives back its exact PNG bytes, also pages whose PNG says which deflate made it (glyph render's do, in a glDF chunk; pack takes their word). A false word can cost the exact bytes only, never pixels: unpack and `glyph verify` check every page's sha256. ~1 ms more a page."),
     on_duplicate: OnDuplicate = typer.Option(OnDuplicate.error, "--on-duplicate", help="A document id seen twice: error (exit 1), skip (keep the first) or replace (keep the last)."),
 ) -> None:
     """Pack page streams into a bundle: one zstd-compressed tar, lossless and checksummed.
@@ -55,7 +56,7 @@ def pack(
 
     level = opt.renamed(level, level_old, "--level", "-l", 3, why="-l is bench tasks' --length")
     on_duplicate = on_duplicate.value
-    options = PackOptions(level=level, long=long, threads=threads, pages=pages.value, frame_mib=frame_size).check()
+    options = PackOptions(level=level, long=long, threads=threads, pages=pages.value, frame_mib=frame_size, prove=prove).check()
     if output is None:
         refuse_terminal_stdout("a bundle")
     with sigterm_interrupts():
