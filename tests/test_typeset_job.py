@@ -124,16 +124,20 @@ def test_pipeline_output_equals_one_process_in_both_flows(tmp_path, monkeypatch)
         # batches of 2 pages, 3 in flight: the long document is drawn while it is still laid out;
         # in Pango's flow (glyph-marker) documents over 2,000 chars go by page ranges, the others whole
         two, failed, pools = _stream(tmp_path, monkeypatch, _docs(120), 2, preset, style, POOL_AFTER_CHARS=0,
-                                     FLOW_BATCH=2, DRAW_AHEAD=3, WHOLE_CHARS=2000)
+                                     FLOW_BATCH=2, DRAW_AHEAD=3, ENCODE_AHEAD=1, WHOLE_CHARS=2000)
         assert pools == 1 and failed == 0
         assert sum(b'"type":"page"' in r for r in one) > 20
         assert two == one, (preset, style)
 
 
 def test_pipeline_draws_in_the_parent_below_the_threshold(tmp_path, monkeypatch):
-    one, _, _ = _stream(tmp_path, monkeypatch, _docs(20), 1)
-    two, _, pools = _stream(tmp_path, monkeypatch, _docs(20), 2)  # far below POOL_AFTER_CHARS
+    one, _, _ = _stream(tmp_path, monkeypatch, _docs(20), 1, "glyph-marker")
+    two, _, pools = _stream(tmp_path, monkeypatch, _docs(20), 2, "glyph-marker")  # far below POOL_AFTER_CHARS
     assert pools == 0 and two == one
+    # the words flow encodes on threads, which cost nothing to start: from the first page
+    one, _, _ = _stream(tmp_path, monkeypatch, _docs(20), 1)
+    two, _, pools = _stream(tmp_path, monkeypatch, _docs(20), 2)
+    assert pools == 1 and two == one
 
 
 def test_pipeline_skips_a_document_that_fails_as_one_process_does(tmp_path, monkeypatch):

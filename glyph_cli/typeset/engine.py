@@ -472,10 +472,13 @@ class Typesetter:
             return (self.width_units - width) / 2
         return 0.0
 
-    def draw_flow(self, page: FlowPage, last: bool) -> tuple[PageInfo, np.ndarray]:
+    def draw_flow(self, page: FlowPage, last: bool, info: PageInfo | None = None) -> tuple[PageInfo, np.ndarray]:
+        """Draw a laid-out page: (its info, its A8 coverage cropped, a view valid until the next
+        page). `info`: what flow_info gave for it, when the caller has it already."""
         run = self._run(page.lines)
-        bottom = run if last and self.cfg.auto_crop_last_page else None
-        info = self._flow_info(page, self._ink_right(page.lines), bottom)
+        if info is None:
+            bottom = run if last and self.cfg.auto_crop_last_page else None
+            info = self._flow_info(page, self._ink_right(page.lines), bottom)
         sprites = self.sprites
         sprites.clear(info.height)
         coverage = sprites.pixels[:info.height, :info.width]

@@ -79,6 +79,10 @@ POOL_AFTER_CHARS = 400_000
 # counted as they are drawn), as one process does up to its 64-page buffer; a longer one is laid out
 # by the parent to count its pages and again, in batches, by the workers, as one process does too.
 WHOLE_CHARS = 250_000
+# The words flow draws in the parent (a page of glyph sprites is ~0.2 ms) and encodes on threads
+# (libdeflate and numpy release the GIL): no worker processes, nothing pickled. Pages drawn and not
+# yet encoded, per thread, at most: each holds its coverage (~0.3 MB at the glyph preset).
+ENCODE_AHEAD = 2 * FLOW_BATCH
 
 
 def usable_workers(requested: int) -> int:
@@ -199,6 +203,10 @@ class _Pipeline:
     keeps every worker busy and no process holds a whole one. Layout runs a few documents ahead of
     the one being written. Until POOL_AFTER_CHARS of text has come in, no worker starts and the
     parent draws the pages itself, exactly as with one process.
+
+    The words flow (the `glyph` presets) has no worker processes: the parent also draws each batch
+    (glyph sprites, cheap) and `workers` threads encode them (deflate, which releases the GIL), at
+    most ENCODE_AHEAD pages a thread ahead of the output.
     """
 
     def __init__(self, cfg: RenderConfig, renderer, workers: int):
@@ -218,6 +226,8 @@ class _Pipeline:
         self.lookahead = 4 * workers
         self.src: Iterator[Document] = iter(())
         self.src_done = False
+        if self.words:
+            self._start()
 
     def run(self, docs: Iterator[Document]) -> Iterator[Iterator[dict]]:
         """Per document, in input order, an iterator of its records (consume each before the next)."""
@@ -283,7 +293,7 @@ class _Pipeline:
                 e.held = None if done else pages.pop()
                 ts = self.renderer.typesetter
                 infos = [ts.flow_info(p, done and i == len(pages) - 1) for i, p in enumerate(pages)]
-                batch = _Batch("draw", (pages, pages[-1].index if done else -1), len(pages)) if pages else None
+                batch = _Batch("draw", (pages, pages[-1].index if done else -1, infos), len(pages)) if pages else None
             else:
                 infos = [info for info, _, _ in itertools.islice(e.layout, FLOW_BATCH)]
                 done = len(infos) < FLOW_BATCH
@@ -323,6 +333,10 @@ class _Pipeline:
         import concurrent.futures as cf
         import multiprocessing
 
+        if self.words:
+            self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="glyph-encode")
+            return
+
         context = multiprocessing.get_context("forkserver")
         # imported once by the fork server, not by every worker (numpy, cairo, Pango: ~0.3 CPU-s each;
         # a worker then starts in ~0.05 CPU-s)
@@ -340,10 +354,14 @@ class _Pipeline:
         self._send()
 
     def _send(self) -> None:
-        while self.executor is not None and self.unsent and self.sent_pages < DRAW_AHEAD:
+        ahead = ENCODE_AHEAD * self.workers if self.words else DRAW_AHEAD
+        while self.executor is not None and self.unsent and self.sent_pages < ahead:
             b = self.unsent.popleft()
             self.unsent_pages -= b.pages
-            b.future = self.executor.submit(_draw, b.method, *b.args)
+            if self.words:  # drawn here, now; encoded on a thread
+                b.future = self.executor.submit(self.local.encode, self.local.draw_only(*b.args))
+            else:
+                b.future = self.executor.submit(_draw, b.method, *b.args)
             self.sent_pages += b.pages
 
     def _drop(self, e: _Doc) -> None:

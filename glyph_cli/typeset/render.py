@@ -107,7 +107,7 @@ class Renderer:
         last = len(layouts) - 1
         for i, layout in enumerate(layouts):
             layouts[i] = None  # drawn pages are dropped as they go
-            info, coverage = self.typesetter.draw_flow(layout, i == last)
+            info, coverage = self.typesetter.draw_flow(layout, i == last, infos[i])
             yield self.page_record(doc, prep, info, self.rasteriser.encode(
                 coverage, [], self.typesetter.para_boxes(layout)), page_tokens[i])
 
@@ -169,9 +169,24 @@ class PageDrawer:
             pages.close()
         return out
 
-    def draw(self, pages, last_index: int) -> list[tuple[PageInfo, bytes]]:
+    def draw(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple[PageInfo, bytes]]:
+        """The words flow: draw and encode laid-out pages (`infos`: their PageInfos, when known)."""
         out = []
-        for page in pages:
-            info, coverage = self.typesetter.draw_flow(page, page.index == last_index)
+        for i, page in enumerate(pages):
+            info, coverage = self.typesetter.draw_flow(page, page.index == last_index, infos[i] if infos else None)
             out.append((info, self.rasteriser.encode(coverage, [], self.typesetter.para_boxes(page))))
         return out
+
+    def draw_only(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple]:
+        """The words flow, drawing now and encoding later (`encode`, on another thread): each page's
+        (info, a copy of its coverage, its paragraph boxes)."""
+        out = []
+        for i, page in enumerate(pages):
+            info, coverage = self.typesetter.draw_flow(page, page.index == last_index, infos[i] if infos else None)
+            out.append((info, coverage.copy(), self.typesetter.para_boxes(page)))
+        return out
+
+    def encode(self, drawn: list[tuple]) -> list[tuple[PageInfo, bytes]]:
+        """PNGs of pages from `draw_only`. Thread-safe: the deflate and most of numpy's work here
+        run without the GIL."""
+        return [(info, self.rasteriser.encode(coverage, [], boxes)) for info, coverage, boxes in drawn]
