@@ -21,7 +21,7 @@ from typing import Optional
 
 import typer
 
-from glyph_cli.models.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
+from glyph_cli.models.defaults import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
 
 
 class BackendName(str, Enum):

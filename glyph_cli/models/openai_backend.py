@@ -24,11 +24,10 @@ import orjson
 from glyph_cli import __version__
 from glyph_cli.errors import GlyphError, UsageError
 from glyph_cli.models.backend import Backend, Generation, Job, Sampling
+from glyph_cli.models.defaults import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL  # noqa: F401  (re-exported)
 from glyph_cli.models.prompts import Part, chat_messages
 from glyph_cli.models.repetition import TextGuard
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
-DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_BACKOFF_S = 60.0
 MAX_ERROR_BODY = 64 << 10  # bytes of an error reply read at most

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from glyph_cli.errors import UsageError
 from glyph_cli.models.backend import Backend, Sampling
-from glyph_cli.models.openai_backend import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
+from glyph_cli.models.defaults import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
 
 BACKENDS = ("transformers", "openai")
 

@@ -81,8 +81,25 @@ POOL_AFTER_CHARS = 400_000
 WHOLE_CHARS = 250_000
 # The words flow draws in the parent (a page of glyph sprites is ~0.2 ms) and encodes on threads
 # (libdeflate and numpy release the GIL): no worker processes, nothing pickled. Pages drawn and not
-# yet encoded, per thread, at most: each holds its coverage (~0.3 MB at the glyph preset).
+# yet encoded, per thread, at most: each holds its coverage (~0.3 MB at the glyph preset). Encoded
+# pages wait for their document's record, up to ENCODED_AHEAD (~40 MB of PNG at the glyph preset's
+# 72 dpi), so that the threads encode while the parent lays a long document out to its end.
 ENCODE_AHEAD = 2 * FLOW_BATCH
+ENCODED_AHEAD = 1024
+
+
+ENCODER_NICE = int(os.environ.get("GLYPH_ENCODER_NICE", "0"))
+
+
+def _lower_priority(nice: int) -> None:
+    """This thread yields the CPU to the others (Linux: the nice value is a thread's)."""
+    if nice > 0 and hasattr(os, "setpriority"):
+        import threading
+
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            pass
 
 
 def usable_workers(requested: int) -> int:
@@ -167,11 +184,12 @@ def _draw(method: str, *args):
 class _Batch:
     """Consecutive pages of one document, drawn by a worker (or by the parent when no worker runs)."""
 
-    __slots__ = ("method", "args", "pages", "offset", "future")
+    __slots__ = ("method", "args", "pages", "offset", "future", "drawn")
 
     def __init__(self, method: str, args: tuple, pages: int, offset: int = 0):
         self.method, self.args, self.pages, self.offset = method, args, pages, offset
         self.future = None  # set once sent to a worker
+        self.drawn = None  # words flow: the drawn pages an encoding thread has been given
 
 
 class _Doc:
@@ -226,6 +244,9 @@ class _Pipeline:
         self.lookahead = 4 * workers
         self.src: Iterator[Document] = iter(())
         self.src_done = False
+        self.inflight: collections.deque = collections.deque()  # words flow: batches sent, oldest first
+        # words flow: this thread lays out, draws and writes; the other workers - 1 threads encode
+        self.encoders = max(1, workers - 1)
         if self.words:
             self._start()
 
@@ -266,7 +287,7 @@ class _Pipeline:
             self._start()
         try:
             e.prep = self.renderer.prepare(doc)
-            e.tokens = self.renderer.count_later(doc.text)
+            e.tokens = self.renderer.count_later(doc.text, ahead=True)
             if self.words:
                 e.layout = self.renderer.typesetter.flow(e.prep)
             elif self.executor is None or len(e.prep.display) <= WHOLE_CHARS:
@@ -334,7 +355,8 @@ class _Pipeline:
         import multiprocessing
 
         if self.words:
-            self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="glyph-encode")
+            self.executor = cf.ThreadPoolExecutor(self.encoders, thread_name_prefix="glyph-encode",
+                                                  initializer=_lower_priority, initargs=(ENCODER_NICE,))
             return
 
         context = multiprocessing.get_context("forkserver")
@@ -353,13 +375,23 @@ class _Pipeline:
         self.unsent_pages += batch.pages
         self._send()
 
+    def _encoding(self) -> int:
+        """Words flow: pages drawn and not yet encoded."""
+        inflight = self.inflight
+        while inflight and inflight[0].future.done():
+            inflight.popleft()
+        return sum(b.pages for b in inflight if not b.future.done())
+
     def _send(self) -> None:
-        ahead = ENCODE_AHEAD * self.workers if self.words else DRAW_AHEAD
-        while self.executor is not None and self.unsent and self.sent_pages < ahead:
+        while self.executor is not None and self.unsent and self.sent_pages < (ENCODED_AHEAD if self.words else DRAW_AHEAD):
+            if self.words and self._encoding() >= ENCODE_AHEAD * self.encoders:
+                return
             b = self.unsent.popleft()
             self.unsent_pages -= b.pages
             if self.words:  # drawn here, now; encoded on a thread
-                b.future = self.executor.submit(self.local.encode, self.local.draw_only(*b.args))
+                b.drawn = self.local.draw_only(*b.args)
+                b.future = self.executor.submit(self.local.encode, b.drawn)
+                self.inflight.append(b)
             else:
                 b.future = self.executor.submit(_draw, b.method, *b.args)
             self.sent_pages += b.pages
@@ -385,7 +417,7 @@ class _Pipeline:
     def _work_ahead(self) -> bool:
         """Lay out more of the documents after the one being written; False when there is nothing
         to do or enough is laid out already."""
-        if self.unsent_pages >= DRAW_AHEAD:
+        if self.unsent_pages >= (ENCODED_AHEAD if self.words else DRAW_AHEAD):
             return False
         for e in self.docs:
             if e.layout is not None:
@@ -400,11 +432,15 @@ class _Pipeline:
             self.unsent.remove(b)  # the first one: batches are sent in order
             self.unsent_pages -= b.pages
             result = getattr(self.local, b.method)(*b.args)
+        elif b.drawn is not None and b.future.cancel():  # not started: encoded here, no waiting
+            result = self.local.encode(b.drawn)
+            self.sent_pages -= b.pages
         else:
             while not b.future.done() and self._work_ahead():
                 pass
             result = b.future.result()
             self.sent_pages -= b.pages
+        b.drawn = None
         self._send()
         if isinstance(result, _SetupFailed):
             raise result.error
