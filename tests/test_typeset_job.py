@@ -113,7 +113,9 @@ def _docs(n_lines: int) -> list[dict]:
     return [{"id": "empty", "text": ""}, {"id": "one", "text": "Just one line."},
             {"id": "long", "text": "".join(f"{i}: {para * (i % 3 + 1)}\n" for i in range(n_lines))},
             {"id": "nl", "text": "\n" * 40 + "after the blank lines\n"},
-            {"id": "tail", "text": "".join(f"{para}{i}\n" for i in range(30))}]
+            {"id": "tail", "text": "".join(f"{para}{i}\n" for i in range(30))},
+            # lines Pango shapes (right-to-left, combining marks) are drawn by the parent, the rest on threads
+            {"id": "mixed", "text": "".join(f"{i} שלום עולם e\u0301 مرحبا {para}\n" for i in range(12))}]
 
 
 def test_pipeline_output_equals_one_process_in_both_flows(tmp_path, monkeypatch):

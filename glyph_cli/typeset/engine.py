@@ -79,6 +79,18 @@ class _Run:
     ink_bottom: np.ndarray
 
 
+class PagePlan:
+    """A laid-out page ready to paint: its info, its glyph runs per cairo scaled font, and the
+    coverage Pango drew for the lines it shapes (None: none)."""
+
+    __slots__ = ("info", "glyphs", "pango")
+
+    def __init__(self, info: PageInfo):
+        self.info = info
+        self.glyphs: list[tuple[int, np.ndarray]] = []
+        self.pango: np.ndarray | None = None
+
+
 class _ChunkOffsets:
     """UTF-8 byte offsets <-> character offsets of a non-ASCII chunk (Pango speaks bytes)."""
 
@@ -195,7 +207,7 @@ class Typesetter:
             self._ink_bottom = np.full(0x10000, -np.inf)
             self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
             self._font_slot: dict[str, int] = {}
-            self.sprites = SpritePage(self.page_w, self.page_h, k, (s * cfg.horizontal_scale, 0.0, 0.0, s, self.x0, 0.0))
+            self.sprites = self.sprite_page()
         self.width_units = cfg.text_width / cfg.horizontal_scale
         probe = Pango.Layout.new(self.pctx)
         probe.set_font_description(self.desc)
@@ -475,31 +487,53 @@ class Typesetter:
     def draw_flow(self, page: FlowPage, last: bool, info: PageInfo | None = None) -> tuple[PageInfo, np.ndarray]:
         """Draw a laid-out page: (its info, its A8 coverage cropped, a view valid until the next
         page). `info`: what flow_info gave for it, when the caller has it already."""
+        plan = self.plan_flow(page, last, info)
+        return plan.info, self.paint(plan, self.sprites)
+
+    def plan_flow(self, page: FlowPage, last: bool, info: PageInfo | None = None) -> "PagePlan":
+        """What drawing a laid-out page takes, worked out on this thread (Pango's lines drawn
+        already): `paint` then draws it, on any thread that has its own SpritePage."""
         run = self._run(page.lines)
         if info is None:
             bottom = run if last and self.cfg.auto_crop_last_page else None
             info = self._flow_info(page, self._ink_right(page.lines), bottom)
-        sprites = self.sprites
-        sprites.clear(info.height)
-        coverage = sprites.pixels[:info.height, :info.width]
+        plan = PagePlan(info)
         if run is None:
-            return info, coverage
+            return plan
         if len(run.glyphs):
             fonts = run.fonts
             if len(self._plain_fonts) == 1:
-                sprites.add(self._plain_fonts[0][1], run.glyphs)
+                plan.glyphs.append((self._plain_fonts[0][1], run.glyphs))
             else:
                 for f in np.unique(fonts).tolist():
-                    sprites.add(self._plain_fonts[f][1], run.glyphs[fonts == f])
-        if run.pango_lines:  # Pango draws at k samples a pixel; its coverage adds to the sprites'
+                    plan.glyphs.append((self._plain_fonts[f][1], run.glyphs[fonts == f]))
+        if run.pango_lines:  # Pango draws at k samples a pixel (not thread-safe: here, now)
             self._clear()
             self._pango_lines(run.pango_lines)
-            pango = self._coverage(info.width, info.height)
+            plan.pango = self._coverage(info.width, info.height).copy()
+        return plan
+
+    def sprite_page(self) -> SpritePage:
+        """A page buffer and glyph cache of its own, for a thread that paints pages."""
+        cfg = self.cfg
+        return SpritePage(self.page_w, self.page_h, self.oversample,
+                          (cfg.scale * cfg.horizontal_scale, 0.0, 0.0, cfg.scale, self.x0, 0.0))
+
+    @staticmethod
+    def paint(plan: "PagePlan", sprites: SpritePage) -> np.ndarray:
+        """The page's A8 coverage, cropped: its glyph sprites added (GIL released while pixman
+        composites), then Pango's coverage. A view of `sprites`' buffer, valid until its next page."""
+        info = plan.info
+        sprites.clear(info.height)
+        coverage = sprites.pixels[:info.height, :info.width]
+        for font, glyphs in plan.glyphs:
+            sprites.add(font, glyphs)
+        if plan.pango is not None:
             total = coverage.astype(np.uint16)
-            total += pango
+            total += plan.pango
             np.minimum(total, 255, out=total)
             coverage[:] = total
-        return info, coverage
+        return coverage
 
     def _run(self, lines: list[tuple[int, str, float]]) -> "_Run | None":
         """A page's glyphs: lines of plain characters become glyph arrays, the rest is left to Pango.

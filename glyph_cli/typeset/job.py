@@ -79,9 +79,9 @@ POOL_AFTER_CHARS = 400_000
 # counted as they are drawn), as one process does up to its 64-page buffer; a longer one is laid out
 # by the parent to count its pages and again, in batches, by the workers, as one process does too.
 WHOLE_CHARS = 250_000
-# The words flow draws in the parent (a page of glyph sprites is ~0.2 ms) and encodes on threads
-# (libdeflate and numpy release the GIL): no worker processes, nothing pickled. Pages drawn and not
-# yet encoded, per thread, at most: each holds its coverage (~0.3 MB at the glyph preset). Encoded
+# The words flow plans each page in the parent (its glyph arrays; Pango's lines drawn) and paints
+# and encodes it on threads (pixman, libdeflate and numpy release the GIL): no worker processes,
+# nothing pickled. Pages planned and not yet encoded, per thread, at most (~70 KB each). Encoded
 # pages wait for their document's record, up to ENCODED_AHEAD (~40 MB of PNG at the glyph preset's
 # 72 dpi), so that the threads encode while the parent lays a long document out to its end.
 ENCODE_AHEAD = 2 * FLOW_BATCH
@@ -184,12 +184,12 @@ def _draw(method: str, *args):
 class _Batch:
     """Consecutive pages of one document, drawn by a worker (or by the parent when no worker runs)."""
 
-    __slots__ = ("method", "args", "pages", "offset", "future", "drawn")
+    __slots__ = ("method", "args", "pages", "offset", "future", "planned")
 
     def __init__(self, method: str, args: tuple, pages: int, offset: int = 0):
         self.method, self.args, self.pages, self.offset = method, args, pages, offset
         self.future = None  # set once sent to a worker
-        self.drawn = None  # words flow: the drawn pages an encoding thread has been given
+        self.planned = None  # words flow: the planned pages a painting thread has been given
 
 
 class _Doc:
@@ -222,9 +222,10 @@ class _Pipeline:
     the one being written. Until POOL_AFTER_CHARS of text has come in, no worker starts and the
     parent draws the pages itself, exactly as with one process.
 
-    The words flow (the `glyph` presets) has no worker processes: the parent also draws each batch
-    (glyph sprites, cheap) and `workers` threads encode them (deflate, which releases the GIL), at
-    most ENCODE_AHEAD pages a thread ahead of the output.
+    The words flow (the `glyph` presets) has no worker processes: the parent also plans each batch
+    (glyph arrays, and Pango's lines for scripts it shapes) and `workers - 1` threads paint and
+    encode them (pixman and deflate release the GIL), at most ENCODE_AHEAD pages a thread in flight;
+    a batch no thread has started when its turn comes is painted by the parent.
     """
 
     def __init__(self, cfg: RenderConfig, renderer, workers: int):
@@ -376,7 +377,7 @@ class _Pipeline:
         self._send()
 
     def _encoding(self) -> int:
-        """Words flow: pages drawn and not yet encoded."""
+        """Words flow: pages planned and not yet encoded."""
         inflight = self.inflight
         while inflight and inflight[0].future.done():
             inflight.popleft()
@@ -388,9 +389,9 @@ class _Pipeline:
                 return
             b = self.unsent.popleft()
             self.unsent_pages -= b.pages
-            if self.words:  # drawn here, now; encoded on a thread
-                b.drawn = self.local.draw_only(*b.args)
-                b.future = self.executor.submit(self.local.encode, b.drawn)
+            if self.words:  # planned here, now; painted and encoded on a thread
+                b.planned = self.local.plan(*b.args)
+                b.future = self.executor.submit(self.local.paint, b.planned)
                 self.inflight.append(b)
             else:
                 b.future = self.executor.submit(_draw, b.method, *b.args)
@@ -432,15 +433,15 @@ class _Pipeline:
             self.unsent.remove(b)  # the first one: batches are sent in order
             self.unsent_pages -= b.pages
             result = getattr(self.local, b.method)(*b.args)
-        elif b.drawn is not None and b.future.cancel():  # not started: encoded here, no waiting
-            result = self.local.encode(b.drawn)
+        elif b.planned is not None and b.future.cancel():  # not started: painted here, no waiting
+            result = self.local.paint(b.planned)
             self.sent_pages -= b.pages
         else:
             while not b.future.done() and self._work_ahead():
                 pass
             result = b.future.result()
             self.sent_pages -= b.pages
-        b.drawn = None
+        b.planned = None
         self._send()
         if isinstance(result, _SetupFailed):
             raise result.error

@@ -150,8 +150,11 @@ class PageDrawer:
 
     def __init__(self, cfg: RenderConfig, typesetter: Typesetter | None = None,
                  rasteriser: Rasteriser | None = None):
+        import threading
+
         self.typesetter = typesetter or Typesetter(cfg)
         self.rasteriser = rasteriser or Rasteriser(cfg)
+        self._local = threading.local()  # a SpritePage per painting thread
 
     def draw_range(self, display: str, markers: list[int], start_page: int, pos: int,
                    count: int | None) -> list[tuple[PageInfo, bytes]]:
@@ -179,16 +182,18 @@ class PageDrawer:
             out.append((info, self.rasteriser.encode(coverage, [], self.typesetter.para_boxes(page))))
         return out
 
-    def draw_only(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple]:
-        """The words flow, drawing now and encoding later (`encode`, on another thread): each page's
-        (info, a copy of its coverage, its paragraph boxes)."""
-        out = []
-        for i, page in enumerate(pages):
-            info, coverage = self.typesetter.draw_flow(page, page.index == last_index, infos[i] if infos else None)
-            out.append((info, coverage.copy(), self.typesetter.para_boxes(page)))
-        return out
+    def plan(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple]:
+        """The words flow, planned here and painted and encoded later (`paint`, on another thread):
+        each page's (PagePlan, paragraph boxes)."""
+        ts = self.typesetter
+        return [(ts.plan_flow(page, page.index == last_index, infos[i] if infos else None), ts.para_boxes(page))
+                for i, page in enumerate(pages)]
 
-    def encode(self, drawn: list[tuple]) -> list[tuple[PageInfo, bytes]]:
-        """PNGs of pages from `draw_only`. Thread-safe: the deflate and most of numpy's work here
-        run without the GIL."""
-        return [(info, self.rasteriser.encode(coverage, [], boxes)) for info, coverage, boxes in drawn]
+    def paint(self, planned: list[tuple]) -> list[tuple[PageInfo, bytes]]:
+        """PNGs of pages from `plan`, on any thread: each thread paints into a SpritePage of its
+        own; pixman's compositing, the deflate and most of numpy's work run without the GIL."""
+        sprites = getattr(self._local, "sprites", None)
+        if sprites is None:
+            sprites = self._local.sprites = self.typesetter.sprite_page()
+        paint, encode = self.typesetter.paint, self.rasteriser.encode
+        return [(plan.info, encode(paint(plan, sprites), [], boxes)) for plan, boxes in planned]
