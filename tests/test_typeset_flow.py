@@ -185,10 +185,11 @@ def test_glyph_runs_draw_what_pango_draws(ts, text):
         ours[:info.height, :info.width] = drawn
         theirs = _pango_drawn(ts, page)
         assert ours.sum() > 0
-        # Pango rounds advances to 1/1024 pt, glyph runs do not: a glyph lands at most one sample
+        # Pango rounds advances to 1/1024 pt and cairo rounds its glyphs to the nearest sample;
+        # glyph runs do neither (they truncate, as poppler does): a glyph lands at most one sample
         # (1/4 pixel) apart, so edge pixels change by up to 64 and the ink does not; a wrong glyph
         # or a misplaced line would change a line's ink by a percent and pixels by over 128
-        assert (ours == theirs).mean() > 0.98
+        assert (np.abs(ours - theirs) <= 64).mean() > 0.99
         for slot in range(len(page.lines)):
             rows = slice(round(16 + slot * 10), round(16 + (slot + 1) * 10))
             assert abs(ours[rows].sum() - theirs[rows].sum()) <= 0.001 * theirs[rows].sum()
@@ -211,8 +212,13 @@ def test_sprites_are_the_oversampled_drawing(dpi):
         run = ts._run(page.lines)
         ts._clear()
         canvas = GlyphCanvas(ts.pixels, ts.page_w * k, tuple(ts.ctx.get_matrix()))
+        # cairo rounds positions to the nearest sample, sprites truncate: give cairo the truncated ones
+        s, x0 = ts.cfg.scale, ts.x0
+        glyphs = run.glyphs.copy()
+        glyphs["x"] = (np.floor((x0 + glyphs["x"] * s) * k + 1e-6) / k - x0) / s
+        glyphs["y"] = np.floor(glyphs["y"] * s + 1e-6) / s
         for f in np.unique(run.fonts).tolist():
-            canvas.show(ts._plain_fonts[f][1], run.glyphs[run.fonts == f])
+            canvas.show(ts._plain_fonts[f][1], glyphs[run.fonts == f])
         canvas.flush()
         del canvas
         if run.pango_lines:

@@ -20,7 +20,7 @@ import numpy as np
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
-from glyph_cli.typeset.glyphs import GLYPH_DTYPE, SpritePage, glyph_extents, scaled_font
+from glyph_cli.typeset.glyphs import _EPS, GLYPH_DTYPE, SpritePage, glyph_extents, scaled_font
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
@@ -458,8 +458,9 @@ class Typesetter:
         seg_end = cum[np.maximum(np.cumsum(n_tail) - 1, 0)]
         x = np.repeat(line_end - seg_end, n_tail) + cum - adv  # each tail character's origin
         hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
-        # cairo draws a glyph at its position rounded to a whole sample (1/oversample pixel)
-        gx = np.floor((self.x0 + x * hx) * k + 0.5) / k
+        # a glyph is drawn at its position truncated to a whole sample (1/oversample pixel), as
+        # poppler does (SpritePage.add)
+        gx = np.floor((self.x0 + x * hx) * k + _EPS) / k
         right = np.where(kind == _PANGO, self.x0 + (x + adv) * hx, gx + self._ink_right_of[idx] * hx)
         return float(right.max())
 

@@ -139,6 +139,7 @@ _PIXMAN_A8 = (8 << 24) | (1 << 16) | (8 << 12)  # PIXMAN_FORMAT(8, PIXMAN_TYPE_A
 _PIXMAN_OP_ADD = 12
 # pixman_glyph_t: int x, y; const void *glyph
 PIXMAN_GLYPH_DTYPE = np.dtype([("x", np.int32), ("y", np.int32), ("glyph", np.uint64)])
+_EPS = 1e-6  # of a sample: see SpritePage.add
 _NO_INK = 1  # sprite table entry of a glyph that draws nothing (0: not made yet)
 _CACHE_LIMIT = 16384  # pixman evicts above this many glyphs (on thaw); glyph starts afresh instead
 
@@ -217,9 +218,15 @@ class SpritePage:
         if not len(glyphs):
             return
         k = self.k
-        samples = np.floor((self.x0 + glyphs["x"] * self.xx) * k + 0.5).astype(np.int64)
-        px = samples // k
-        key = glyphs["index"].astype(np.int64) * k + (samples - px * k)
+        # as poppler's Splash (the released renderer's rasteriser) places glyphs: x truncated to
+        # 1/4 pixel (here 1/k), the glyph drawn that far into its whole pixel; y truncated to the
+        # whole pixel (the epsilon keeps an exact position from falling to the one below through
+        # rounding error). Rounding instead moved a glyph 1/4 pixel, and 96-dpi lines a row, off
+        # where the released pages have them (benchmarks/bench_readability.py --pixels)
+        xs = np.floor((self.x0 + glyphs["x"] * self.xx) * k + _EPS).astype(np.int64)
+        py = np.floor(self.y0 + glyphs["y"] * self.yy + _EPS).astype(np.int64)
+        px = xs // k
+        key = glyphs["index"].astype(np.int64) * k + (xs - px * k)
         table = self._table.get(font)
         top = int(key.max()) + 1
         if table is None or len(table) < top:
@@ -246,13 +253,13 @@ class SpritePage:
         inked = sprite != _NO_INK
         out = np.empty(int(inked.sum()), PIXMAN_GLYPH_DTYPE)
         out["x"] = px[inked]
-        out["y"] = np.floor(self.y0 + glyphs["y"][inked] * self.yy + 0.5)
+        out["y"] = py[inked]
         out["glyph"] = sprite[inked]
         self._pm.pixman_composite_glyphs_no_mask(_PIXMAN_OP_ADD, self._white, self._dest, 0, 0, 0, 0,
                                                  self._cache, len(out), out.ctypes.data)
 
-    def _make(self, font: int, glyph: int, phase: int) -> int:
-        """Draw `glyph` at sample `phase` of a pixel, k samples per pixel, average, crop, cache."""
+    def _make(self, font: int, glyph: int, xphase: int) -> int:
+        """Draw `glyph` at sample `xphase` of a pixel, k samples per pixel, average, crop, cache."""
         k = self.k
         xb, yb, w, h = glyph_extents_device(font, glyph, self.xx, self.yy)
         if w <= 0 or h <= 0:
@@ -261,7 +268,7 @@ class SpritePage:
         ox, oy = pad - math.floor(xb), pad - math.floor(yb)  # the origin pixel in the scratch
         width, height = ox + math.ceil(xb + w) + pad, oy + math.ceil(yb + h) + pad
         scratch = np.zeros((height, -(-width * k // 4) * 4), np.uint8)
-        canvas = GlyphCanvas(scratch, width * k, (self.xx * k, 0.0, 0.0, self.yy, float(ox * k + phase), float(oy)))
+        canvas = GlyphCanvas(scratch, width * k, (self.xx * k, 0.0, 0.0, self.yy, float(ox * k + xphase), float(oy)))
         one = np.zeros(1, GLYPH_DTYPE)
         one["index"] = glyph
         canvas.show(font, one)
@@ -279,8 +286,8 @@ class SpritePage:
         if not image:
             raise MemoryError("pixman could not make a glyph image")
         try:  # the cache copies the pixels
-            ptr = self._pm.pixman_glyph_cache_insert(self._cache, font, (glyph * k + phase) + 1, ox - c0, oy - r0,
-                                                     image)
+            ptr = self._pm.pixman_glyph_cache_insert(self._cache, font, (glyph * k + xphase) + 1,
+                                                     ox - c0, oy - r0, image)
         finally:
             self._pm.pixman_image_unref(image)
         if not ptr:
