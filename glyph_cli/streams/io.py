@@ -18,6 +18,7 @@ import orjson
 from glyph_cli.errors import GlyphError, UsageError
 
 STDIO = "-"
+_READ_BUFFER = 1 << 20
 
 
 def display_name(path: str | os.PathLike) -> str:
@@ -121,8 +122,10 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open an input for reading bytes; `-` is stdin; `.gz` and `.zst` decompress by extension."""
     name = str(path)
     if name == STDIO:
-        raw: IO[bytes] = sys.stdin.buffer
-        return raw
+        # a 1 MiB buffer over stdin's 8 KiB one: lines of page records (~50 KB) are read in one piece
+        # rather than joined from many (a quarter of the cost of reading a page stream). Bytes stdin
+        # had buffered (a peek) come first.
+        return io.BufferedReader(sys.stdin.buffer, _READ_BUFFER)
     p = Path(name)
     if not p.exists():
         raise UsageError(f"{name}: no such file")
@@ -132,7 +135,7 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
         return io.BufferedReader(_Decompressing(p, "gzip", LIMITS.max_decompressed_bytes), 1 << 20)
     if name.endswith(".zst") or name.endswith(".zstd"):
         return io.BufferedReader(_Decompressing(p, "zstd", LIMITS.max_decompressed_bytes), 1 << 20)
-    return open(p, "rb")
+    return open(p, "rb", buffering=_READ_BUFFER)
 
 
 def iter_lines(fh: IO[bytes], max_line: int | None = None) -> Iterator[bytes | None]:
