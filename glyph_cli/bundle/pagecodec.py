@@ -262,8 +262,13 @@ def _split(data: bytes, chunk: int) -> list:
 
 def band_bounds(height: int, pitch: float, phase: float) -> list[int]:
     """Row boundaries of the bands: 0, floor(phase + k * pitch) inside the page, height."""
+    return list(_band_bounds(height, pitch, phase))
+
+
+@functools.lru_cache(maxsize=64)  # a stream's pages share a few (height, pitch, phase): phases are quarter rows
+def _band_bounds(height: int, pitch: float, phase: float) -> tuple[int, ...]:
     if pitch == 0:
-        return [0, height]
+        return (0, height)
     cuts = []
     k = 0
     while True:
@@ -273,7 +278,7 @@ def band_bounds(height: int, pitch: float, phase: float) -> list[int]:
         if y > 0:
             cuts.append(y)
         k += 1
-    return [0, *cuts, height]
+    return (0, *cuts, height)
 
 
 def choose_phase(rows: np.ndarray, pitch: float) -> float:
@@ -287,22 +292,24 @@ def choose_phase(rows: np.ndarray, pitch: float) -> float:
     height, width = rows.shape
     # a row is at most 160,000 bytes (20000 px, 8 bytes each), so its byte sum fits uint32 (faster than int64)
     ink = np.abs(rows.sum(axis=1, dtype=np.uint32).astype(np.int64) - int(rows[0, 0]) * width)
-    cuts, inside = _phase_cuts(height, pitch)
-    safe = np.where(inside, cuts, 1)
-    cost = np.where(inside, ink[safe] + ink[safe - 1], 0).sum(axis=1)
+    inside, safe, above = _phase_cuts(height, pitch)
+    cost = np.where(inside, ink[safe] + ink[above], 0).sum(axis=1)
     return float(int(np.argmin(cost)) / 4.0)
 
 
 @functools.lru_cache(maxsize=64)
 def _phase_cuts(height: int, pitch: float):
-    """Candidate cuts: for each phase in quarter rows, the rows floor(phase + k * pitch)."""
+    """Candidate cuts: for each phase in quarter rows, the rows floor(phase + k * pitch), as (which
+    are inside the page, the rows below the cuts (1 where not inside), the rows above them)."""
     import numpy as np
 
     steps = max(1, math.ceil(pitch * 4))
     phases = np.arange(steps) / 4.0
     k = np.arange(int(height / pitch) + 2)
     cuts = np.floor(phases[:, None] + k[None, :] * pitch).astype(np.int64)
-    return cuts, (cuts > 0) & (cuts < height)
+    inside = (cuts > 0) & (cuts < height)
+    safe = np.where(inside, cuts, 1)
+    return inside, safe, safe - 1
 
 
 def _groups(bounds: list[int]) -> tuple[tuple[int, tuple[int, ...], int], ...]:
@@ -334,7 +341,7 @@ def _groups_of(bounds: tuple[int, ...]) -> tuple[tuple[int, tuple[int, ...], int
     return tuple(groups)
 
 
-def _to_bands(rows: np.ndarray, bounds: list[int], out: np.ndarray | None = None) -> np.ndarray:
+def _to_bands(rows: np.ndarray, bounds, out: np.ndarray | None = None) -> np.ndarray:
     """The rows re-laid in bands, into `out` (a flat uint8 array of rows.size; made if None)."""
     import numpy as np
 
@@ -422,7 +429,7 @@ class PageEncoder:
         phase = choose_phase(rows, use_pitch) if use_pitch else 0.0
         member = np.empty(len(raw), dtype=np.uint8)  # filter bytes, then the bands: one buffer, no joins
         member[:h] = scan[:, 0]
-        _to_bands(rows, band_bounds(h, use_pitch, phase), member[h:])
+        _to_bands(rows, _band_bounds(h, use_pitch, phase), member[h:])
         data = memoryview(member)
         params = {"head": base64.b64encode(layout.head).decode("ascii"),
                   "tail": base64.b64encode(layout.tail).decode("ascii"),
