@@ -89,3 +89,25 @@ def test_stdin_lines_longer_than_its_buffer_pack_and_unpack_byte_for_byte(tmp_pa
     out = run_glyph("unpack", str(bundle), check=True).stdout
     assert out == stream
     assert orjson.loads(out.splitlines()[0])["text"] == text
+
+
+def test_stdin_lines_come_as_soon_as_they_are_written(monkeypatch):
+    """The larger buffer over stdin does not wait for a buffer's worth of a pipe: `render | pack`
+    streams, and a producer that writes a line and waits gets it read."""
+    import io
+    import os
+    import sys
+    import threading
+
+    from glyph_cli.streams.io import iter_lines, open_binary
+
+    rfd, wfd = os.pipe()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(open(rfd, "rb")))
+    os.write(wfd, b'{"a": 1}\n')
+    assert sys.stdin.buffer.peek(1).startswith(b"{")  # as pack looks for a bundle: what it peeked comes first
+    got = []
+    reader = threading.Thread(target=lambda: got.append(next(iter_lines(open_binary("-")))), daemon=True)
+    reader.start()
+    reader.join(10)
+    os.close(wfd)
+    assert got == [b'{"a": 1}\n']

@@ -118,14 +118,38 @@ class _Decompressing(io.RawIOBase):
         super().close()
 
 
+class _OneReadAtATime(io.RawIOBase):
+    """A buffered stream seen as a raw one: each read takes what the stream holds or one read of the
+    file under it, so a reader over it gets a line from a pipe as soon as the line is there (a
+    BufferedReader's own readinto waits to fill the whole request). Bytes the stream had buffered
+    (a peek) come first; closing it closes the stream."""
+
+    def __init__(self, stream: IO[bytes]):
+        self._stream = stream
+        self.name = getattr(stream, "name", "<stdin>")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        # read1, not readinto1: with bytes buffered, readinto1 copies them and then reads the file too
+        data = self._stream.read1(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open an input for reading bytes; `-` is stdin; `.gz` and `.zst` decompress by extension."""
     name = str(path)
     if name == STDIO:
         # a 1 MiB buffer over stdin's 8 KiB one: lines of page records (~50 KB) are read in one piece
-        # rather than joined from many (a quarter of the cost of reading a page stream). Bytes stdin
-        # had buffered (a peek) come first.
-        return io.BufferedReader(sys.stdin.buffer, _READ_BUFFER)
+        # rather than joined from many (a quarter of the cost of reading a page stream)
+        return io.BufferedReader(_OneReadAtATime(sys.stdin.buffer), _READ_BUFFER)
     p = Path(name)
     if not p.exists():
         raise UsageError(f"{name}: no such file")
