@@ -2,6 +2,7 @@
 
     python benchmarks/bench_bundle.py [--corpus prose|topics|context] [--chars 1000000] [--presets glyph,dpi96]
                                       [--cpu 0] [--runs 3] [--sweep] [--ls-copies 10] [--no-baselines]
+    python benchmarks/bench_bundle.py --stream PAGES.jsonl --baseline OLD_CHECKOUT [--runs 4] [--threads 0]
 
 Renders the offline prose corpus (benchmarks/corpus.py) with `glyph render`, then, per preset:
 - bytes per page of the bundle (everything in it, text and records included) against (a) the
@@ -15,6 +16,11 @@ Renders the offline prose corpus (benchmarks/corpus.py) with `glyph render`, the
 `--corpus context` is issue 12's 1M-token context: one document of `--chars` (4,400,000 by default
 for it) characters, the prose corpus followed by copies of it with the words of every line shuffled
 (seeded), so that no page repeats another.
+`--stream` with `--baseline`: `glyph pack -o X < PAGES.jsonl` as a user runs it (a fresh process, all
+CPUs, start-up included), this checkout against another one (e.g. `git worktree add /tmp/old main`),
+interleaved `--runs` times: wall, CPU seconds (user + sys of the process), bundle bytes, whether the
+two bundles are the same bytes, and that `glyph unpack` of this checkout's gives the stream back byte
+for byte.
 All figures are measured in this process; nothing is quoted except the 113 KB reference.
 """
 
@@ -162,6 +168,51 @@ def source_text_zstd(docs_path: Path) -> dict:
             "zstd19": len(zstandard.ZstdCompressor(level=19).compress(jsonl))}
 
 
+def pack_process(tree: Path, stream: Path, bundle: Path, threads: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `glyph pack` from checkout `tree`, a process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    start = time.perf_counter()
+    with open(stream, "rb") as stdin:
+        proc = subprocess.Popen([sys.executable, "-m", "glyph_cli", "pack", "-T", str(threads), "-o", str(bundle)],
+                                stdin=stdin, stderr=subprocess.DEVNULL, cwd=tree, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"glyph pack from {tree} exited {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def compare_with_baseline(stream: Path, baseline: Path, runs: int, threads: int) -> None:
+    import filecmp
+
+    trees = {"baseline": baseline.resolve(), "this": REPO}
+    with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:
+        tmp = Path(tmp)
+        bundles = {name: tmp / f"{name}.glyph" for name in trees}
+        print(f"glyph pack -T {threads} -o X < {stream} ({stream.stat().st_size} bytes); baseline {trees['baseline']}")
+        rows = {name: [] for name in trees}
+        for i in range(runs):
+            for name, tree in trees.items():
+                wall, cpu = pack_process(tree, stream, bundles[name], threads)
+                load = os.getloadavg()[0]
+                rows[name].append((wall, cpu))
+                print(f"  run {i + 1} {name:8s}: {wall:5.2f} s wall, {cpu:5.2f} CPU-s, "
+                      f"{bundles[name].stat().st_size} bytes (load {load:.1f})")
+        for name in trees:
+            walls, cpus = zip(*rows[name])
+            print(f"  {name:8s}: best {min(walls):.2f} s wall, {min(cpus):.2f} CPU-s; median {sorted(walls)[len(walls) // 2]:.2f} s, "
+                  f"{sorted(cpus)[len(cpus) // 2]:.2f} CPU-s")
+        same = filecmp.cmp(bundles["baseline"], bundles["this"], shallow=False)
+        print(f"  the two bundles are {'the same bytes' if same else 'DIFFERENT bytes'}")
+        out = tmp / "unpacked.jsonl"
+        with open(out, "wb") as fh:
+            subprocess.run([sys.executable, "-m", "glyph_cli", "unpack", str(bundles["this"])], stdout=fh, check=True,
+                           stderr=subprocess.DEVNULL,
+                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        print(f"  glyph unpack gives the stream back byte for byte: {filecmp.cmp(out, stream, shallow=False)}")
+
+
 def best_of(runs: int, fn, *args, **kwargs):
     best = None
     for _ in range(runs):
@@ -182,7 +233,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="timed runs; the best is reported")
     ap.add_argument("--sweep", action="store_true", help="also sweep zstd level/long and --pages png")
     ap.add_argument("--ls-copies", type=int, default=10, help="copies of the corpus in the bundle ls is timed on")
+    ap.add_argument("--stream", type=Path, help="a page stream to pack (no corpus is rendered): with --baseline")
+    ap.add_argument("--baseline", type=Path, help="another checkout of glyph whose pack --stream is compared")
+    ap.add_argument("--threads", type=int, default=0, help="pack --threads for --stream (0: one per CPU)")
     args = ap.parse_args()
+    if args.stream or args.baseline:
+        if not (args.stream and args.baseline):
+            ap.error("--stream and --baseline go together")
+        compare_with_baseline(args.stream, args.baseline, args.runs, args.threads)
+        return
     if args.chars is None:
         args.chars = 4_400_000 if args.corpus == "context" else 1_000_000
     os.sched_setaffinity(0, {args.cpu})

@@ -24,7 +24,6 @@ from glyph_cli.bundle.format import DEFAULT_LIMITS, HEADER_NAME, Limits
 from glyph_cli.bundle.frames import ZSTD_MAGIC, FrameError, FrameReader
 from glyph_cli.bundle.pagecodec import PageEncoder
 from glyph_cli.parallel import ordered_map
-from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry, read_index
 from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_as_png, store_doc, store_page
 from glyph_cli.bundle.writer import BundleWriter
 from glyph_cli.errors import BundleError, InputError, UsageError
@@ -87,6 +86,8 @@ def _doc_ids_in_stream(path: str) -> Iterator[str]:
 
 
 def _doc_ids_in_bundle(path: str, limits: Limits) -> Iterator[str]:
+    from glyph_cli.bundle.reader import BundleReader, DocEntry, read_index
+
     with open(path, "rb") as fh:
         lines = read_index(fh, display_name(path), limits)
         if lines is not None:
@@ -124,7 +125,8 @@ class Packer:
             if self.on_duplicate == "replace":
                 inputs = [self._spool_stdin(stack) if path == STDIO else path for path in inputs]
                 self._plan_replace(inputs, kinds)
-            self._bar = stack.enter_context(log.input_progress(inputs, desc="pack", unit="page"))
+            if log.progress_enabled():  # (a bar that is off would still cost tqdm's import and a call a page)
+                self._bar = stack.enter_context(log.input_progress(inputs, desc="pack", unit="page"))
             for number, (path, is_bundle) in enumerate(zip(inputs, kinds)):
                 if is_bundle:
                     self._merge(number, path)
@@ -221,6 +223,8 @@ class Packer:
     # -- bundles --------------------------------------------------------------------------------
 
     def _merge(self, number: int, path: str) -> None:
+        from glyph_cli.bundle.reader import BundleReader, DocEntry, PageEntry  # only merging reads bundles
+
         source = display_name(path)
         to_png = self.writer.options.pages == "png"
         with _open_input(path) as fh:

@@ -119,6 +119,9 @@ def read_ihdr(png: bytes, limits: Limits) -> tuple[int, int, int, int, int]:
 
 def parse_png(png: bytes, limits: Limits) -> PngLayout:
     width, height, depth, colour, interlace = read_ihdr(png, limits)
+    import deflate as libdeflate
+
+    view = memoryview(png)  # chunks are checked in place, not copied out first
     pos = len(PNG_SIGNATURE)
     first_idat = last_idat = -1
     sizes: list[int] = []
@@ -145,7 +148,7 @@ def parse_png(png: bytes, limits: Limits) -> PngLayout:
             sizes.append(length)
             parts.append(png[pos + 8:pos + 8 + length])
             crc = int.from_bytes(png[end - 4:end], "big")
-            crc_ok = crc_ok and zlib.crc32(png[pos + 4:pos + 8 + length]) == crc
+            crc_ok = crc_ok and libdeflate.crc32(view[pos + 4:pos + 8 + length]) == crc  # zlib's crc32 takes 15x as long
             last_idat = end
         elif kind == DEFLATE_CLAIM and first_idat < 0:
             claim = read_deflate_claim(png[pos + 8:pos + 8 + length])
@@ -159,7 +162,8 @@ def parse_png(png: bytes, limits: Limits) -> PngLayout:
 
 def _inflate(idat: bytes, expected: int) -> tuple[bytes | bytearray | None, bool]:
     """(the scanlines, whether the stream ended exactly at the end of `idat`), or (None, False) when
-    the stream does not give exactly `expected` bytes (never inflates more). libdeflate (glyph's PNG
+    the stream does not give exactly `expected` bytes (never inflates more). The scanlines are in this
+    thread's scratch buffer, good until its next call: the caller copies what it keeps. libdeflate (glyph's PNG
     encoder) inflates a page in about 0.16 ms, ISA-L in 0.4, zlib in 0.85.
 
     The `deflate` package does not say where a stream ended, so libdeflate's zlib_decompress_ex is
@@ -167,14 +171,15 @@ def _inflate(idat: bytes, expected: int) -> tuple[bytes | bytearray | None, bool
     caller that needs a whole match compares a re-deflate."""
     ex = _libdeflate_ex()
     if ex is not None:
-        fn, decompressor = ex
-        out = bytearray(expected)
+        fn, decompressor, scratch = ex
+        out = scratch(expected)
         used_in, used_out = ctypes.c_size_t(), ctypes.c_size_t()
         buf = (ctypes.c_char * expected).from_buffer(out)
         if fn(decompressor(), idat, len(idat), buf, expected, ctypes.byref(used_in), ctypes.byref(used_out)) != 0:
             return None, False
         del buf
-        return (out, used_in.value == len(idat)) if used_out.value == expected else (None, False)
+        view = memoryview(out)[:expected] if len(out) != expected else out
+        return (view, used_in.value == len(idat)) if used_out.value == expected else (None, False)
     import deflate as libdeflate
 
     try:
@@ -182,6 +187,9 @@ def _inflate(idat: bytes, expected: int) -> tuple[bytes | bytearray | None, bool
     except libdeflate.DeflateError:
         return None, False
     return (raw, False) if len(raw) == expected else (None, False)
+
+
+_SCRATCH_KEEP = 32 << 20  # a thread keeps an inflate buffer up to this size between pages
 
 
 @functools.lru_cache(maxsize=1)
@@ -222,7 +230,17 @@ def _libdeflate_ex():
             d = local.d = Decompressor()
         return d.ptr
 
-    return fn, decompressor
+    def scratch(size: int) -> bytearray:
+        """This thread's buffer of at least `size` bytes: a page's scanlines are inflated into the
+        same memory every page (a fresh 300 KB buffer each was zeroed, and often faulted in, anew)."""
+        buf = getattr(local, "buf", None)
+        if buf is None or len(buf) < size:
+            buf = bytearray(size)
+            if size <= _SCRATCH_KEEP:
+                local.buf = buf
+        return buf
+
+    return fn, decompressor, scratch
 
 
 def _chunk_size(sizes: list[int]) -> int | None:
@@ -244,8 +262,13 @@ def _split(data: bytes, chunk: int) -> list:
 
 def band_bounds(height: int, pitch: float, phase: float) -> list[int]:
     """Row boundaries of the bands: 0, floor(phase + k * pitch) inside the page, height."""
+    return list(_band_bounds(height, pitch, phase))
+
+
+@functools.lru_cache(maxsize=64)  # a stream's pages share a few (height, pitch, phase): phases are quarter rows
+def _band_bounds(height: int, pitch: float, phase: float) -> tuple[int, ...]:
     if pitch == 0:
-        return [0, height]
+        return (0, height)
     cuts = []
     k = 0
     while True:
@@ -255,7 +278,7 @@ def band_bounds(height: int, pitch: float, phase: float) -> list[int]:
         if y > 0:
             cuts.append(y)
         k += 1
-    return [0, *cuts, height]
+    return (0, *cuts, height)
 
 
 def choose_phase(rows: np.ndarray, pitch: float) -> float:
@@ -269,22 +292,24 @@ def choose_phase(rows: np.ndarray, pitch: float) -> float:
     height, width = rows.shape
     # a row is at most 160,000 bytes (20000 px, 8 bytes each), so its byte sum fits uint32 (faster than int64)
     ink = np.abs(rows.sum(axis=1, dtype=np.uint32).astype(np.int64) - int(rows[0, 0]) * width)
-    cuts, inside = _phase_cuts(height, pitch)
-    safe = np.where(inside, cuts, 1)
-    cost = np.where(inside, ink[safe] + ink[safe - 1], 0).sum(axis=1)
+    inside, safe, above = _phase_cuts(height, pitch)
+    cost = np.where(inside, ink[safe] + ink[above], 0).sum(axis=1)
     return float(int(np.argmin(cost)) / 4.0)
 
 
 @functools.lru_cache(maxsize=64)
 def _phase_cuts(height: int, pitch: float):
-    """Candidate cuts: for each phase in quarter rows, the rows floor(phase + k * pitch)."""
+    """Candidate cuts: for each phase in quarter rows, the rows floor(phase + k * pitch), as (which
+    are inside the page, the rows below the cuts (1 where not inside), the rows above them)."""
     import numpy as np
 
     steps = max(1, math.ceil(pitch * 4))
     phases = np.arange(steps) / 4.0
     k = np.arange(int(height / pitch) + 2)
     cuts = np.floor(phases[:, None] + k[None, :] * pitch).astype(np.int64)
-    return cuts, (cuts > 0) & (cuts < height)
+    inside = (cuts > 0) & (cuts < height)
+    safe = np.where(inside, cuts, 1)
+    return inside, safe, safe - 1
 
 
 def _groups(bounds: list[int]) -> tuple[tuple[int, tuple[int, ...], int], ...]:
@@ -316,7 +341,7 @@ def _groups_of(bounds: tuple[int, ...]) -> tuple[tuple[int, tuple[int, ...], int
     return tuple(groups)
 
 
-def _to_bands(rows: np.ndarray, bounds: list[int], out: np.ndarray | None = None) -> np.ndarray:
+def _to_bands(rows: np.ndarray, bounds, out: np.ndarray | None = None) -> np.ndarray:
     """The rows re-laid in bands, into `out` (a flat uint8 array of rows.size; made if None)."""
     import numpy as np
 
@@ -404,7 +429,7 @@ class PageEncoder:
         phase = choose_phase(rows, use_pitch) if use_pitch else 0.0
         member = np.empty(len(raw), dtype=np.uint8)  # filter bytes, then the bands: one buffer, no joins
         member[:h] = scan[:, 0]
-        _to_bands(rows, band_bounds(h, use_pitch, phase), member[h:])
+        _to_bands(rows, _band_bounds(h, use_pitch, phase), member[h:])
         data = memoryview(member)
         params = {"head": base64.b64encode(layout.head).decode("ascii"),
                   "tail": base64.b64encode(layout.tail).decode("ascii"),

@@ -30,25 +30,34 @@ def _octal(value: int, width: int) -> bytes:
     return f"{value:0{width - 1}o}".encode("ascii") + b"\0"
 
 
+def _template() -> tuple[bytes, int]:
+    """A header without name and size, and the byte sum of the rest of its checksum's input."""
+    block = bytearray(BLOCK)
+    block[100:108] = _octal(0o644, 8)
+    block[108:116] = _octal(0, 8)  # uid
+    block[116:124] = _octal(0, 8)  # gid
+    block[136:148] = _octal(0, 12)  # mtime: fixed, so output is reproducible
+    block[148:156] = b" " * 8  # the checksum is summed as spaces
+    block[156:157] = b"0"
+    block[257:263] = b"ustar\0"
+    block[263:265] = b"00"
+    return bytes(block), sum(block)
+
+
+_TEMPLATE, _TEMPLATE_SUM = _template()
+
+
 def header(name: str, size: int) -> bytes:
     encoded = name.encode("ascii")
     if len(encoded) > 100:
         raise ValueError(f"member name too long for ustar: {name}")
     if size > MAX_SIZE:
         raise ValueError(f"member {name} is {size} bytes, over the ustar limit of {MAX_SIZE}")
-    block = bytearray(BLOCK)
-    block[0:len(encoded)] = encoded
-    block[100:108] = _octal(0o644, 8)
-    block[108:116] = _octal(0, 8)  # uid
-    block[116:124] = _octal(0, 8)  # gid
-    block[124:136] = _octal(size, 12)
-    block[136:148] = _octal(0, 12)  # mtime: fixed, so output is reproducible
-    block[148:156] = b" " * 8
-    block[156:157] = b"0"
-    block[257:263] = b"ustar\0"
-    block[263:265] = b"00"
-    block[148:156] = f"{sum(block):06o}".encode("ascii") + b"\0 "
-    return bytes(block)
+    size_field = _octal(size, 12)
+    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)  # the block's byte sum, without a 512-byte loop
+    t = _TEMPLATE
+    return b"".join((encoded, t[len(encoded):124], size_field, t[136:148], f"{checksum:06o}".encode("ascii"),
+                     b"\0 ", t[156:]))
 
 
 def padding(size: int) -> bytes:

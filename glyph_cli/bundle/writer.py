@@ -104,10 +104,14 @@ class BundleWriter:
         self._index_line({"type": "bundle", **header})
 
     def _member(self, name: str, data: bytes) -> None:
-        self._frames.write(tarball.header(name, len(data)))
-        self._frames.write(data)
-        self._frames.write(tarball.padding(len(data)))
-        self._tar_bytes += tarball.BLOCK + len(data) + len(tarball.padding(len(data)))
+        pad = tarball.padding(len(data))
+        if len(data) <= 1 << 16:  # a record or a short text: one write (each is a call into zstd)
+            self._frames.write(b"".join((tarball.header(name, len(data)), data, pad)))
+        else:
+            self._frames.write(tarball.header(name, len(data)))
+            self._frames.write(data)
+            self._frames.write(pad)
+        self._tar_bytes += tarball.BLOCK + len(data) + len(pad)
 
     def _index_line(self, line: dict) -> None:
         self._index.write(orjson.dumps(line) + b"\n")

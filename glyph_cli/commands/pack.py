@@ -49,6 +49,10 @@ def pack(
 
       glyph pack part-0.glyph part-1.glyph -o all.glyph --on-duplicate replace
     """
+    import os
+
+    # numpy's OpenBLAS would start a thread per CPU at import (CPU spent at start-up); pack does no linear algebra
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from glyph_cli.bundle.pack import Packer
     from glyph_cli.bundle.writer import BundleWriter, PackOptions
     from glyph_cli.streams.io import AtomicFile, refuse_terminal_stdout

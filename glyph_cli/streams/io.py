@@ -18,6 +18,7 @@ import orjson
 from glyph_cli.errors import GlyphError, UsageError
 
 STDIO = "-"
+_READ_BUFFER = 1 << 20
 
 
 def display_name(path: str | os.PathLike) -> str:
@@ -117,12 +118,38 @@ class _Decompressing(io.RawIOBase):
         super().close()
 
 
+class _OneReadAtATime(io.RawIOBase):
+    """A buffered stream seen as a raw one: each read takes what the stream holds or one read of the
+    file under it, so a reader over it gets a line from a pipe as soon as the line is there (a
+    BufferedReader's own readinto waits to fill the whole request). Bytes the stream had buffered
+    (a peek) come first; closing it closes the stream."""
+
+    def __init__(self, stream: IO[bytes]):
+        self._stream = stream
+        self.name = getattr(stream, "name", "<stdin>")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        # read1, not readinto1: with bytes buffered, readinto1 copies them and then reads the file too
+        data = self._stream.read1(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open an input for reading bytes; `-` is stdin; `.gz` and `.zst` decompress by extension."""
     name = str(path)
     if name == STDIO:
-        raw: IO[bytes] = sys.stdin.buffer
-        return raw
+        # a 1 MiB buffer over stdin's 8 KiB one: lines of page records (~50 KB) are read in one piece
+        # rather than joined from many (a quarter of the cost of reading a page stream)
+        return io.BufferedReader(_OneReadAtATime(sys.stdin.buffer), _READ_BUFFER)
     p = Path(name)
     if not p.exists():
         raise UsageError(f"{name}: no such file")
@@ -132,7 +159,7 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
         return io.BufferedReader(_Decompressing(p, "gzip", LIMITS.max_decompressed_bytes), 1 << 20)
     if name.endswith(".zst") or name.endswith(".zstd"):
         return io.BufferedReader(_Decompressing(p, "zstd", LIMITS.max_decompressed_bytes), 1 << 20)
-    return open(p, "rb")
+    return open(p, "rb", buffering=_READ_BUFFER)
 
 
 def iter_lines(fh: IO[bytes], max_line: int | None = None) -> Iterator[bytes | None]:
