@@ -31,9 +31,9 @@ DEFLATE_CLAIM = b"glDF"
 @functools.cache
 def libdeflate_id() -> str:
     """How glyph names its PNG encoder's deflate: the `deflate` package pins the libdeflate it builds."""
-    from importlib.metadata import version
+    import deflate
 
-    return f"libdeflate (deflate {version('deflate')})"
+    return f"libdeflate (deflate {deflate.__version__})"
 
 
 def deflate_claim(encoder: str, level: int, idat_crc: int) -> bytes:

@@ -54,7 +54,9 @@ def png_sha256(png: bytes) -> str:
 
 
 def png_data_url(png: bytes) -> str:
-    return PNG_DATA_URL + base64.b64encode(png).decode("ascii")
+    import pybase64  # SIMD base64: ~10x the standard library's on a page's PNG, the same text
+
+    return PNG_DATA_URL + pybase64.b64encode_as_string(png)
 
 
 def page_png(page: dict) -> bytes:

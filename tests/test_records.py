@@ -93,3 +93,14 @@ def test_kit_stream_packs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     listed = run_glyph("ls", str(tmp_path / "k.glyph"), check=True).stdout
     assert any(orjson.loads(line).get("id") == "a" for line in listed.splitlines() if line.startswith(b"{"))
+
+
+def test_png_data_urls_are_the_standard_base64():
+    import base64
+    import os
+
+    from glyph_cli.records import PNG_DATA_URL, png_data_url
+
+    for n in (0, 1, 2, 3, 57, 40_000, 40_001):
+        data = os.urandom(n)
+        assert png_data_url(data) == PNG_DATA_URL + base64.b64encode(data).decode("ascii")
