@@ -20,17 +20,20 @@ Per input and run, interleaved: wall seconds, CPU seconds of every process the r
 process is a child subreaper, so the render workers, whose forkserver outlives the render parent,
 are counted too), and the load average before the run. Runs: `render -j 2 | pack`, `render -j 1 |
 pack`, `render -j 2 > /dev/null`, `render -j 1 > /dev/null`, `pack < stream` (the stream rendered
-once beforehand). Prints figures; asserts nothing; never fails on a time.
+once beforehand). glyph runs with its modules compiled once beforehand, as installed (see PYCACHE).
+Prints figures; asserts nothing; never fails on a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import ctypes
 import os
 import re
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -177,8 +180,16 @@ def _reap_orphans() -> list[float]:
         peaks.append(ru.ru_maxrss / 1024)
 
 
+# glyph's modules as an installed glyph has them: compiled once (an environment with
+# PYTHONDONTWRITEBYTECODE set would otherwise compile them in every run, ~0.1 CPU-s a process),
+# into a cache of this run's own (PYTHONPYCACHEPREFIX), so the checkout gets no __pycache__
+PYCACHE = Path(tempfile.mkdtemp(prefix="glyph-bench-pycache-"))
+atexit.register(shutil.rmtree, PYCACHE, True)
+
+
 def run(cmd: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=str(PYCACHE))
     load = os.getloadavg()[0]
     c0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", cmd], env=env)
@@ -262,14 +273,16 @@ def startup(runs: int, against: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         doc = Path(tmp) / "one-line.txt"
         doc.write_text("One line of text.\n")
-        for _ in range(runs):
+        for i in range(runs + 1):  # the first round compiles each tree's modules, and is not counted
             for label, tree in trees.items():
-                env = dict(os.environ, PYTHONPATH=str(tree))
+                env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+                env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=str(PYCACHE / label.replace("/", "_")))
                 loads.append(os.getloadavg()[0])
                 c0, t0 = _children_cpu(), time.perf_counter()
                 subprocess.run([sys.executable, "-m", "glyph_cli", "--quiet", "render", str(doc)],
                                stdout=subprocess.DEVNULL, env=env, check=True)
-                got[label].append((time.perf_counter() - t0, _children_cpu() - c0))
+                if i:
+                    got[label].append((time.perf_counter() - t0, _children_cpu() - c0))
     print(f"\n## Start-up: `glyph render` of a one-line document, {runs} interleaved runs, "
           f"load average {min(loads):.1f}-{max(loads):.1f}")
     print("| code | wall s, median (min) | CPU s, median |\n|---|---|---|")
@@ -294,6 +307,7 @@ def main() -> None:
           f"CPU of orphaned worker processes {'counted' if reaper else 'NOT counted (no subreaper)'}")
     with tempfile.TemporaryDirectory() as tmp:
         inputs = write_inputs(Path(tmp), [s.strip() for s in args.inputs.split(",") if s.strip()])
+        run(f"{GLYPH} render --sample | {GLYPH} pack > /dev/null")  # compiles the modules once (PYCACHE)
         headline(inputs, Path(tmp), args.repeats)
         if args.memory:
             memory(Path(tmp))
