@@ -129,11 +129,12 @@ def glyph_extents(font: int, glyph: int) -> tuple[float, float, float, float]:
 # -- glyphs at sub-pixel positions, composited at one sample per pixel ----------------------------
 #
 # cairo 1.16 puts every glyph on a whole device pixel. glyph's pages place glyphs at 1/k pixel
-# (`oversample`), which it used to get by drawing the page k times wider and averaging each k
-# columns: a page-sized pass that cost more than the drawing. Each (glyph, phase) is instead drawn
-# once that way into a small sprite, the sprites go into a pixman glyph cache, and a page is one
-# pixman_composite_glyphs_no_mask call adding the sprites at whole pixels: the same pixels, except
-# where two glyphs share a pixel, whose averages are now rounded before they add (at most 1 of 255).
+# (`oversample`), as poppler (which drew the released pages) places them at 1/4: glyph used to get
+# that by drawing the page k times wider and averaging each k columns, a page-sized pass that cost
+# more than the drawing. Each (glyph, phase) is instead drawn once that way into a small sprite,
+# the sprites go into a pixman glyph cache, and a page is one pixman_composite_glyphs_no_mask call
+# adding the sprites at whole pixels: the pixels of the wide drawing, except where two glyphs share
+# a pixel, whose averages are now rounded before they add (at most 1 of 255).
 
 _PIXMAN_A8 = (8 << 24) | (1 << 16) | (8 << 12)  # PIXMAN_FORMAT(8, PIXMAN_TYPE_A, 8, 0, 0, 0)
 _PIXMAN_OP_ADD = 12
