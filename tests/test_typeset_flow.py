@@ -385,7 +385,9 @@ SAMENESS = [("docs", lambda: _corpus_docs(40_000)), ("prose", lambda: _corpus_pr
             ("prose+cjk", lambda: "中" + _corpus_prose(20_000)),
             *[(f"mixed{s}", lambda s=s: _mixed(s, 6000)) for s in range(4)],
             *[(f"latin{s}", lambda s=s: _mixed(s, 6000, cjk=False)) for s in range(4)],
-            ("edges", lambda: "\n".join(["", " ", "\t", "  ", "\u00a0", "x", " x ", "x  ", "  x", "\n", ""] * 40))]
+            ("edges", lambda: "\n".join(["", " ", "\t", "  ", "\u00a0", "x", " x ", "x  ", "  x", "\n", ""] * 40)),
+            ("cjk-edges", lambda: "\n".join(["中 文 字", "", " ", "\t中", "\u00a0 " * 150 + "x"] * 20)),
+            ("cjk-lone-br", lambda: "中" + "\n" * 30 + " \n ")]  # the last Paragraph: two blank lines
 
 
 @pytest.mark.parametrize("name, make", SAMENESS, ids=[s[0] for s in SAMENESS])
@@ -393,7 +395,8 @@ def test_fast_paginate_is_the_reference(ts, name, make, monkeypatch):
     text = make()
     narrow = 30 * ts.widths.char("x")
     for max_width, per_page, paragraph_lines in ((ts.width_units, ts.lines_per_page, 30), (narrow, 7, 30),
-                                                 (narrow, 3, 0), (ts.width_units * 1.5, 81, 0)):
+                                                 (narrow, 3, 0), (ts.width_units * 1.5, 81, 0),
+                                                 (4 * ts.cfg.font_size, 40, 30)):  # the narrowest line a config allows
         pages_ = _same_pages(ts.widths, text, max_width, per_page, paragraph_lines)
         assert pages_[-1].d_end == len(text)
     monkeypatch.setattr(flow, "_CHUNK", 700)  # chunks of a few Paragraphs, and Paragraphs longer than one

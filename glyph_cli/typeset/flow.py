@@ -705,19 +705,16 @@ class _FastCJK:
                 n += 1
             else:
                 texts.append(t)
-        idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)
+        idx = np.concatenate(picks)
         new = idx < 0
         safe = np.where(new, 0, idx)
         chars = "".join(texts)
-        if len(idx):
-            widths = np.where(new, self.space, self.widths[safe])
-            widths[spaces] = self.space
-            offsets = self.offsets[safe]
-            offsets[new] = added
-            breaks = self.breaks[safe] & ~new
-            codes = _codes(chars)
-        else:
-            widths, offsets, breaks, codes = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool), _codes("")
+        widths = np.where(new, self.space, self.widths[safe])
+        widths[spaces] = self.space
+        offsets = self.offsets[safe]
+        offsets[new] = added
+        breaks = self.breaks[safe] & ~new
+        codes = _codes(chars)
         return _FastCJK(chars, codes, widths, offsets, breaks, self.plain, self.max_width, self.space)
 
 
