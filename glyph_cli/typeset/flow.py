@@ -43,6 +43,7 @@ ranges tile the text.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import re
 import unicodedata
@@ -640,16 +641,20 @@ class _FastCJK:
                     break
         return out
 
-    def lines(self) -> _Lines:
+    def lines(self, count: int | None = None) -> _Lines:
+        """The first `count` lines (None: all)."""
         chars, cum = self.chars, self._cum
         ranges = self.ranges()
+        last = len(ranges) - 1
+        if count is not None and count <= last:
+            ranges = ranges[:count]
         if not ranges:
             return [], [], [], []
         bounds = np.array(ranges)
         starts = self.offsets[bounds[:, 0]].tolist()
         hards = self.breaks[bounds[:, 1] - 1].tolist()
-        hards[-1] = True
-        last = len(ranges) - 1
+        if len(ranges) == last + 1:
+            hards[-1] = True
         texts = []
         ws = []
         for k, (a, b) in enumerate(ranges):
@@ -764,6 +769,25 @@ def _cjk_chunk(text: str, lo: int, cps: np.ndarray, starts: np.ndarray, ends: np
 def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: int,
              paragraph_lines: int) -> Iterator[FlowPage]:
     """The pages of the display text, as the released renderer fills them."""
+    # a page is a few hundred new tuples and lists that live on: Python's cycle collector would
+    # scan them again and again as they pile up (a tenth of the time on long documents), though nothing here
+    # makes a cycle; it is paused while a page is laid out, never while the caller runs
+    pages = _paginate(text, widths, max_width, lines_per_page, paragraph_lines)
+    while True:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            page = next(pages, None)
+        finally:
+            if collecting:
+                gc.enable()
+        if page is None:
+            return
+        yield page
+
+
+def _paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: int,
+              paragraph_lines: int) -> Iterator[FlowPage]:
     n = len(text)
     cap = max(1, lines_per_page)
     page = FlowPage(0, 0, n)
@@ -781,7 +805,7 @@ def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: in
             k1 = min(k0 + batch, count)
             if cjk:
                 cpara = next(paras)
-                para = cpara.lines() if isinstance(cpara, _FastCJK) else _flow_lists(cpara.lines())
+                para = ([], [], [], []) if isinstance(cpara, _FastCJK) else _flow_lists(cpara.lines())
             else:
                 cpara = None
                 i0, i1 = (k0, k1) if first is None else (first[k0], first[k1])
@@ -790,9 +814,18 @@ def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: in
                     for part in para:
                         part.pop()  # a Paragraph's trailing <br/> opens no line
             p_a, p_t, p_w, p_h = para
-            while p_t:
+            fast = isinstance(cpara, _FastCJK)
+            while True:
                 room = cap - used
-                m = len(p_t)
+                if fast:  # only the lines this page takes, and the next one's start
+                    m = len(cpara.ranges())
+                    if not m:
+                        break
+                    p_a, p_t, p_w, p_h = cpara.lines(max(room, 0) + 1)
+                else:
+                    m = len(p_t)
+                    if not m:
+                        break
                 if m <= room:
                     page.boxes.append((used, used + m))
                     page.lines.extend(zip(range(used, used + m), p_t, p_w))
@@ -813,8 +846,8 @@ def paginate(text: str, widths: WordWidths, max_width: float, lines_per_page: in
                 if cpara is not None:
                     if cut:
                         cpara = cpara.rest(cut)
-                    p_a, p_t, p_w, p_h = (cpara.lines() if isinstance(cpara, _FastCJK)
-                                          else _flow_lists(cpara.lines()))
+                    if not fast:
+                        p_a, p_t, p_w, p_h = _flow_lists(cpara.lines())
                 else:
                     opens = quirks and cut and p_h[cut - 1]
                     p_a, p_t, p_w, p_h = p_a[cut:], p_t[cut:], p_w[cut:], p_h[cut:]
