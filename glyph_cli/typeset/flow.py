@@ -680,7 +680,9 @@ class _FastCJK:
         ranges = self.ranges()[cut:]
         src = self.chars
         texts: list[str] = []
-        picks: list[np.ndarray] = []  # indices into this Paragraph; -1: a space added
+        firsts: list[int] = []  # the characters each line keeps: [first, end)
+        ends: list[int] = []
+        extra: list[bool] = []  # whether a space is added after them
         added: list[int] = []  # the added spaces' offsets
         spaces: list[int] = []  # new positions of <br/>s that become spaces
         n = 0
@@ -693,7 +695,9 @@ class _FastCJK:
                     a += len(t) - len(t.lstrip())
                     b = a + len(s)
             t = src[a:b]
-            picks.append(np.arange(a, b))
+            firsts.append(a)
+            ends.append(b)
+            extra.append(False)
             n += b - a
             if self.plain or k == last or b == a:
                 texts.append(t)
@@ -705,13 +709,16 @@ class _FastCJK:
                 texts.append(t)
             elif t[-1] != " ":
                 texts += (t, " ")
-                picks.append(np.array([-1]))
+                extra[-1] = True
                 added.append(int(self.offsets[ranges[k + 1][0]]))
                 n += 1
             else:
                 texts.append(t)
-        idx = np.concatenate(picks)
-        new = idx < 0
+        lens = np.array(ends) - firsts + extra
+        at = np.cumsum(lens) - lens  # where each line's characters go
+        idx = np.arange(n) - np.repeat(at - firsts, lens)  # index into this Paragraph
+        new = np.zeros(n, bool)
+        new[(at + lens - 1)[np.array(extra, bool)]] = True  # the added spaces
         safe = np.where(new, 0, idx)
         chars = "".join(texts)
         widths = np.where(new, self.space, self.widths[safe])
