@@ -38,6 +38,10 @@ When the text holds a CJK ideograph (U+4E00-U+9FFF) the released code sets repor
 
 Offsets are display offsets; a line's range runs from its start to the next line's start, so page
 ranges tile the text.
+
+`paginate` applies these rules to arrays of a chunk of the text at a time (see "the fast path"
+below); `_reference_paginate`, one word or character at a time, is the same layout as first
+written, kept for the tests and benchmarks/bench_flow.py to check it against, page by page.
 """
 
 from __future__ import annotations
