@@ -10,6 +10,7 @@ import pytest
 from glyph_cli.streams.documents import Document
 from glyph_cli.typeset.config import resolve_config
 from glyph_cli.typeset.engine import Typesetter
+from glyph_cli.typeset import flow
 from glyph_cli.typeset.flow import WordWidths, break_source_line
 from glyph_cli.typeset.render import Renderer
 from glyph_cli.typeset.text import prepare
@@ -335,3 +336,82 @@ def test_cjk_paragraph_moved_on_by_a_page_split_gains_a_space_per_line(ts):
     assert [t for _, t, _ in first.lines[-1:]] == [row]
     # the moved lines were full: the first gains a space that overflows and opens the next line
     assert [t for _, t, _ in second.lines] == [row, " " + row[:-1], row[-1]]
+
+
+# -- the fast paginate against the one-word-at-a-time reference --------------------------------
+
+def _corpus_docs(n):
+    """Documentation with short source lines, code blocks and indentation (as /tmp/s4/docs1)."""
+    import pydoc_data.topics
+
+    return "\n".join(v for _, v in sorted(pydoc_data.topics.topics.items()))[:n]
+
+
+def _corpus_prose(n):
+    """Long paragraphs of prose (as /tmp/s4/prose1)."""
+    from importlib.resources import files
+
+    text = (files("glyph_cli.data") / "sample.txt").read_text(encoding="utf-8")
+    return (text * (n // len(text) + 1))[:n]
+
+
+_PIECES = ["word", "longer", "a", "state-of-the-art", "path/to/file", "中文", "排版测试", "日本語のかな",
+           "。", "、", "」", "（", "！", "ー", "ッ", "한국어", "ｱｲｳ", "café", "naïve", "😀", "𝔘𝔫𝔦",
+           "e\u0301", "&amp;", "<b>", "x" * 90, "中" * 70, "ab" * 60 + "中", "42%", "\u00a0", "\u3000"]
+_SPACES = [" ", " ", " ", " ", "  ", "   ", "\t", " \t ", "\u2003", "\u00a0", "\n", "\n", "\n\n", "\n \n",
+           "\n\t\n", "\n" * 5, " \n", "\n "]
+
+
+def _mixed(seed, n, cjk=True):
+    import random
+
+    rng = random.Random(seed)
+    pieces = _PIECES if cjk else [p for p in _PIECES if not flow._CJK_RE.search(p)]
+    out = []
+    while sum(map(len, out)) < n:
+        out.append(rng.choice(pieces))
+        out.append(rng.choice(_SPACES))
+    text = "".join(out)
+    return text if seed % 2 else text.rstrip("\n")  # ending with and without a newline
+
+
+def _same_pages(widths, text, max_width, per_page, paragraph_lines):
+    args = (text, widths, max_width, per_page, paragraph_lines)
+    new, old = list(flow.paginate(*args)), list(flow._reference_paginate(*args))
+    assert len(new) == len(old)
+    for a, b in zip(new, old):
+        assert (a.index, a.d_start, a.d_end, a.boxes) == (b.index, b.d_start, b.d_end, b.boxes)
+        assert a.lines == b.lines
+        assert [type(w) for _, _, w in a.lines] == [type(w) for _, _, w in b.lines]
+    return new
+
+
+SAMENESS = [("docs", lambda: _corpus_docs(40_000)), ("prose", lambda: _corpus_prose(30_000)),
+            ("docs+cjk", lambda: _corpus_docs(20_000) + "\n中文\n"),
+            ("prose+cjk", lambda: "中" + _corpus_prose(20_000)),
+            *[(f"mixed{s}", lambda s=s: _mixed(s, 6000)) for s in range(4)],
+            *[(f"latin{s}", lambda s=s: _mixed(s, 6000, cjk=False)) for s in range(4)],
+            ("edges", lambda: "\n".join(["", " ", "\t", "  ", "\u00a0", "x", " x ", "x  ", "  x", "\n", ""] * 40)),
+            ("cjk-edges", lambda: "\n".join(["中 文 字", "", " ", "\t中", "\u00a0 " * 150 + "x"] * 20)),
+            ("cjk-lone-br", lambda: "中" + "\n" * 30 + " \n ")]  # the last Paragraph: two blank lines
+
+
+@pytest.mark.parametrize("name, make", SAMENESS, ids=[s[0] for s in SAMENESS])
+def test_fast_paginate_is_the_reference(ts, name, make, monkeypatch):
+    text = make()
+    narrow = 30 * ts.widths.char("x")
+    for max_width, per_page, paragraph_lines in ((ts.width_units, ts.lines_per_page, 30), (narrow, 7, 30),
+                                                 (narrow, 3, 0), (ts.width_units * 1.5, 81, 0),
+                                                 (4 * ts.cfg.font_size, 40, 30)):  # the narrowest line a config allows
+        pages_ = _same_pages(ts.widths, text, max_width, per_page, paragraph_lines)
+        assert pages_[-1].d_end == len(text)
+    monkeypatch.setattr(flow, "_CHUNK", 700)  # chunks of a few Paragraphs, and Paragraphs longer than one
+    _same_pages(ts.widths, text, narrow, 5, 30)
+    _same_pages(ts.widths, text, ts.width_units, 81, 0)
+
+
+def test_fast_paginate_with_inexact_widths_takes_the_reference_functions(ts):
+    widths = WordWidths(lambda ch: ts.widths.char(ch) * 1.1)  # not multiples of 2**-16 pt
+    for text in (_mixed(2, 3000, cjk=False), _mixed(1, 3000)):
+        _same_pages(widths, text, ts.width_units, 9, 30)
+    assert not widths.exact and ts.widths.exact
