@@ -29,7 +29,7 @@ def pack(
     level: int = typer.Option(3, "--level", help="zstd level, 1-22. 3 packs 72-dpi prose pages at ~9 KB each; 5 at ~7 KB for ~25% more CPU (docs/BUNDLE.md)."),
     level_old: Optional[int] = opt.deprecated("-l"),
     long: int = typer.Option(0, "--long", help="zstd long-distance window as log2 bytes (27 = 128 MiB, the most `tar --zstd` reads without flags); 0 (default) turns it off. 27 finds words repeated across pages: about 25% smaller, ~20% more pack CPU."),
-    threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads encoding pages (zstd runs beside them); 0 = one per CPU (at most 8). The output is the same for any value."),
+    threads: int = typer.Option(0, "--threads", "-T", min=0, help="Threads encoding pages (zstd runs beside them); 0 = one per CPU but one (at least 1, at most 8). The output is the same for any value."),
     pages: PageStore = typer.Option(PageStore.bands, "--pages", help="bands: store scanlines and rebuild the exact PNG on unpack (small); png: store the PNG bytes as they are (portable, ~5x bigger)."),
     frame_size: int = typer.Option(64, "--frame-size", min=1, help="MiB of data per zstd frame (frames end at document boundaries). Damage loses at most one frame; smaller frames cost a little ratio."),
     prove: bool = typer.Option(False, "--prove", help="Deflate every page again to prove that unpack gives back its exact PNG bytes, also pages whose PNG says which deflate made it (glyph render's do, in a glDF chunk; pack takes their word). A false word can cost the exact bytes only, never pixels: unpack and `glyph verify` check every page's sha256. ~1 ms more a page."),

@@ -88,20 +88,6 @@ ENCODE_AHEAD = 2 * FLOW_BATCH
 ENCODED_AHEAD = 1024
 
 
-ENCODER_NICE = int(os.environ.get("GLYPH_ENCODER_NICE", "0"))
-
-
-def _lower_priority(nice: int) -> None:
-    """This thread yields the CPU to the others (Linux: the nice value is a thread's)."""
-    if nice > 0 and hasattr(os, "setpriority"):
-        import threading
-
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:
-            pass
-
-
 def usable_workers(requested: int) -> int:
     """Render processes worth running: no more than the CPUs this process may use."""
     try:
@@ -356,8 +342,8 @@ class _Pipeline:
         import multiprocessing
 
         if self.words:
-            self.executor = cf.ThreadPoolExecutor(self.encoders, thread_name_prefix="glyph-encode",
-                                                  initializer=_lower_priority, initargs=(ENCODER_NICE,))
+            _keep_freed_memory()  # the threads' page-sized buffers, as in a worker process
+            self.executor = cf.ThreadPoolExecutor(self.encoders, thread_name_prefix="glyph-encode")
             return
 
         context = multiprocessing.get_context("forkserver")
@@ -426,6 +412,24 @@ class _Pipeline:
                 return True
         return self._read()
 
+    def _steal(self, waiting: _Batch) -> bool:
+        """Words flow, while the parent waits for `waiting`: paint the latest batch no thread has
+        started, here (so both cores encode when the threads are behind). False: none is left."""
+        if not self.words:
+            return False
+        for b in reversed(self.inflight):
+            if b is waiting or b.planned is None:
+                continue
+            if b.future.cancel():
+                import concurrent.futures as cf
+
+                done: cf.Future = cf.Future()
+                done.set_result(self.local.paint(b.planned))
+                b.future, b.planned = done, None
+                return True
+            return False  # started: so have the batches before it
+        return False
+
     def _take(self, e: _Doc) -> list:
         """The drawn pages of `e`'s next batch: (info, png) each, offsets those of the document."""
         b = e.batches.popleft()
@@ -437,7 +441,7 @@ class _Pipeline:
             result = self.local.paint(b.planned)
             self.sent_pages -= b.pages
         else:
-            while not b.future.done() and self._work_ahead():
+            while not b.future.done() and (self._work_ahead() or self._steal(b)):
                 pass
             result = b.future.result()
             self.sent_pages -= b.pages
