@@ -433,36 +433,30 @@ class Typesetter:
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
 
     def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
-        """Device x of the page's rightmost ink, from the last four drawn characters of each line
-        (a glyph further left does not reach past them), placed back from the line's end."""
-        tails, trails = [], []
-        for _, t, _ in lines:
-            r = t.rstrip()  # trailing blanks draw nothing
-            tails.append(r[-4:])
-            trails.append(t[len(r):])
-        tail = "".join(tails)
-        if not tail:
+        """Device x of the page's rightmost ink: every drawn character's ink box at the position
+        `_run` draws it at (the same expressions), one numpy pass over the page."""
+        texts = [t for _, t, _ in lines]
+        text = "".join(texts)
+        if not text:
             return -math.inf
         cfg = self.cfg
-        idx, kind = self._kinds(tail)
-        adv = self._advance[idx]
-        n_tail = np.fromiter(map(len, tails), np.int64, len(tails))
-        trail_w = np.zeros(len(lines))
-        if any(trails):
-            t_idx, _ = self._kinds("".join(trails))
-            cum = np.concatenate([[0.0], np.cumsum(self._advance[t_idx])])
-            ends = np.cumsum(np.fromiter(map(len, trails), np.int64, len(trails)))
-            trail_w = cum[ends] - cum[np.concatenate([[0], ends[:-1]])]
-        line_end = np.array([self._line_x(w) + w for _, _, w in lines]) - trail_w
-        cum = np.cumsum(adv)
-        seg_end = cum[np.maximum(np.cumsum(n_tail) - 1, 0)]
-        x = np.repeat(line_end - seg_end, n_tail) + cum - adv  # each tail character's origin
+        idx, kind = self._kinds(text)
+        adv = self._advance[idx]  # a copy
+        for j in np.flatnonzero(idx == 0).tolist():  # beyond the BMP tables (emoji and the like,
+            adv[j] = self.widths.char(text[j])       # in lines Pango draws): measured one by one
+        lens = np.fromiter(map(len, texts), np.int64, len(texts))
+        before = np.cumsum(adv) - adv
+        first = np.cumsum(lens) - lens
+        line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
+        line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
+        x = before - np.repeat(line_start, lens)  # each character's origin in its line
         hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
         # a glyph is drawn at its position truncated to a whole sample (1/oversample pixel), as
         # poppler does (SpritePage.add)
         gx = np.floor((self.x0 + x * hx) * k + _EPS) / k
         right = np.where(kind == _PANGO, self.x0 + (x + adv) * hx, gx + self._ink_right_of[idx] * hx)
-        return float(right.max())
+        right = right[kind != _BLANK]
+        return float(right.max()) if len(right) else -math.inf
 
     def para_boxes(self, page: FlowPage) -> list[tuple[int, int, int, int]]:
         """Pixel rectangles (x0, y0, x1, y1) of each Paragraph's box on the page, outset by
