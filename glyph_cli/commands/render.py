@@ -101,6 +101,11 @@ def render(
 
       glyph render corpus.jsonl --shards 8 --shard-dir shards/   (rerun to resume)
     """
+    import os
+
+    # numpy's OpenBLAS would start a thread per CPU at import (~0.1 CPU-s at start-up); render does
+    # no linear algebra
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from glyph_cli.typeset.config import resolve_config
 
     out = opt.renamed(out_dir, out_old, "-d/--out-dir", "-o/--out")
