@@ -207,6 +207,7 @@ class Typesetter:
             self._ink_bottom = np.full(0x10000, -np.inf)
             self._plain_fonts: list[tuple[object, int]] = []  # (Pango font, its cairo scaled font)
             self._font_slot: dict[str, int] = {}
+            self._sprite_bitmaps: dict = {}  # each sprite drawn once for every thread's SpritePage
             self.sprites = self.sprite_page()
         self.width_units = cfg.text_width / cfg.horizontal_scale
         probe = Pango.Layout.new(self.pctx)
@@ -512,7 +513,7 @@ class Typesetter:
         """A page buffer and glyph cache of its own, for a thread that paints pages."""
         cfg = self.cfg
         return SpritePage(self.page_w, self.page_h, self.oversample,
-                          (cfg.scale * cfg.horizontal_scale, 0.0, 0.0, cfg.scale, self.x0, 0.0))
+                          (cfg.scale * cfg.horizontal_scale, 0.0, 0.0, cfg.scale, self.x0, 0.0), self._sprite_bitmaps)
 
     @staticmethod
     def paint(plan: "PagePlan", sprites: SpritePage) -> np.ndarray:

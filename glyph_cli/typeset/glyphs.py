@@ -143,6 +143,7 @@ PIXMAN_GLYPH_DTYPE = np.dtype([("x", np.int32), ("y", np.int32), ("glyph", np.ui
 _EPS = 1e-6  # of a sample: see SpritePage.add
 _NO_INK = 1  # sprite table entry of a glyph that draws nothing (0: not made yet)
 _CACHE_LIMIT = 16384  # pixman evicts above this many glyphs (on thaw); glyph starts afresh instead
+_BITMAPS_LIMIT = 65536  # sprite pixels kept for the pages of a Typesetter (a few MB)
 
 
 class _Colour(ctypes.Structure):
@@ -186,8 +187,9 @@ class SpritePage:
     without the oversampling: sprites are drawn with its linear part, k times wider.
     """
 
-    def __init__(self, width: int, height: int, k: int, matrix: tuple[float, ...]):
+    def __init__(self, width: int, height: int, k: int, matrix: tuple[float, ...], bitmaps: dict | None = None):
         self.k = k
+        self.bitmaps = {} if bitmaps is None else bitmaps  # (font, glyph, phase) -> sprite pixels
         self.xx, _, _, self.yy, self.x0, self.y0 = matrix
         self.pixels = np.zeros((height, -(-width // 4) * 4), np.uint8)
         pm = _pixman()
@@ -260,11 +262,38 @@ class SpritePage:
                                                  self._cache, len(out), out.ctypes.data)
 
     def _make(self, font: int, glyph: int, xphase: int) -> int:
-        """Draw `glyph` at sample `xphase` of a pixel, k samples per pixel, average, crop, cache."""
+        """The sprite of `glyph` at sample `xphase`, into this page's glyph cache: its pixels from
+        the bitmaps shared by the pages of one Typesetter (any thread), drawn there if missing."""
+        key = (font, glyph, xphase)
+        sprite = self.bitmaps.get(key, False)
+        if sprite is False:
+            sprite = self._draw_sprite(font, glyph, xphase)
+            if len(self.bitmaps) >= _BITMAPS_LIMIT:
+                self.bitmaps.clear()
+            self.bitmaps[key] = sprite  # two threads drawing the same one at once store equal ones
+        if sprite is None:
+            return _NO_INK
+        bits, width, height, origin_x, origin_y = sprite
+        image = self._pm.pixman_image_create_bits(_PIXMAN_A8, width, height, bits.ctypes.data, bits.shape[1])
+        if not image:
+            raise MemoryError("pixman could not make a glyph image")
+        try:  # the cache copies the pixels
+            ptr = self._pm.pixman_glyph_cache_insert(self._cache, font, (glyph * self.k + xphase) + 1,
+                                                     origin_x, origin_y, image)
+        finally:
+            self._pm.pixman_image_unref(image)
+        if not ptr:
+            raise MemoryError("pixman could not cache a glyph")
+        self._count += 1
+        return ptr
+
+    def _draw_sprite(self, font: int, glyph: int, xphase: int) -> tuple | None:
+        """Draw `glyph` at sample `xphase` of a pixel, k samples per pixel, average, crop: (bits,
+        width, height, origin x, origin y), or None when it has no ink."""
         k = self.k
         xb, yb, w, h = glyph_extents_device(font, glyph, self.xx, self.yy)
         if w <= 0 or h <= 0:
-            return _NO_INK
+            return None
         pad = 2
         ox, oy = pad - math.floor(xb), pad - math.floor(yb)  # the origin pixel in the scratch
         width, height = ox + math.ceil(xb + w) + pad, oy + math.ceil(yb + h) + pad
@@ -279,22 +308,11 @@ class SpritePage:
                  // k).astype(np.uint8)
         rows, cols = np.flatnonzero(cover.any(axis=1)), np.flatnonzero(cover.any(axis=0))
         if not len(rows):
-            return _NO_INK
+            return None
         r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         bits = np.zeros((r1 - r0, -(-(c1 - c0) // 4) * 4), np.uint8)
         bits[:, :c1 - c0] = cover[r0:r1, c0:c1]
-        image = self._pm.pixman_image_create_bits(_PIXMAN_A8, c1 - c0, r1 - r0, bits.ctypes.data, bits.shape[1])
-        if not image:
-            raise MemoryError("pixman could not make a glyph image")
-        try:  # the cache copies the pixels
-            ptr = self._pm.pixman_glyph_cache_insert(self._cache, font, (glyph * k + xphase) + 1,
-                                                     ox - c0, oy - r0, image)
-        finally:
-            self._pm.pixman_image_unref(image)
-        if not ptr:
-            raise MemoryError("pixman could not cache a glyph")
-        self._count += 1
-        return ptr
+        return bits, c1 - c0, r1 - r0, ox - c0, oy - r0
 
     def __del__(self):
         pm = getattr(self, "_pm", None)
