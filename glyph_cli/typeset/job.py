@@ -342,7 +342,6 @@ class _Pipeline:
         import multiprocessing
 
         if self.words:
-            _keep_freed_memory()  # the threads' page-sized buffers, as in a worker process
             self.executor = cf.ThreadPoolExecutor(self.encoders, thread_name_prefix="glyph-encode")
             return
 
@@ -370,7 +369,8 @@ class _Pipeline:
         return sum(b.pages for b in inflight if not b.future.done())
 
     def _send(self) -> None:
-        while self.executor is not None and self.unsent and self.sent_pages < (ENCODED_AHEAD if self.words else DRAW_AHEAD):
+        ahead = ENCODED_AHEAD if self.words else DRAW_AHEAD
+        while self.executor is not None and self.unsent and self.sent_pages < ahead:
             if self.words and self._encoding() >= ENCODE_AHEAD * self.encoders:
                 return
             b = self.unsent.popleft()
