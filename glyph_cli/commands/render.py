@@ -62,7 +62,7 @@ def render(
     max_decompressed_mb: int = typer.Option(65536, "--max-decompressed-mb", min=1, help="Most one .gz/.zst input may expand to, MiB."),
     on_error: opt.OnError = opt.ON_ERROR,
     tokenizer: str = typer.Option("qwen2.5", help="Text tokenizer for counts: qwen2.5 (offline) or a local Hugging Face tokenizer directory."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel renderers: threads encoding pages at the glyph presets (the parent lays out and draws), processes drawing them in Pango's flow (glyph-marker, wrap=pango). Output is the same for any value."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Cores to use. At the glyph presets this process lays pages out and N-1 threads paint and encode them (it helps when they fall behind); in Pango's flow (glyph-marker, wrap=pango) N processes draw them. Output is the same for any value."),
     shard: Optional[str] = typer.Option(None, help="K/N: render only documents whose id hashes to shard K of N (0 <= K < N)."),
     shard_dir: Optional[Path] = typer.Option(None, "--shard-dir", help="Write shard bundles (shard-KKKKK-of-NNNNN.glyph, each then a .done.json marker) into this directory; a rerun skips shards finished with the same parameters. With --shard K/N or --shards N."),
     shards: Optional[int] = typer.Option(None, "--shards", min=1, help="With --shard-dir: render all N shards, one after another."),
