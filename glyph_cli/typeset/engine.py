@@ -20,7 +20,7 @@ import numpy as np
 from glyph_cli.errors import ConfigError
 from glyph_cli.typeset.config import RenderConfig
 from glyph_cli.typeset.flow import FlowPage, WordWidths, paginate
-from glyph_cli.typeset.glyphs import _EPS, GLYPH_DTYPE, SpritePage, glyph_extents, scaled_font
+from glyph_cli.typeset.glyphs import GLYPH_DTYPE, POSITION_EPS, SpritePage, glyph_extents, scaled_font
 from glyph_cli.typeset.png import deflate_version
 from glyph_cli.typeset.fonts import add_font_file, file_sha256, font_file
 from glyph_cli.typeset.text import Prepared
@@ -454,7 +454,7 @@ class Typesetter:
         hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
         # a glyph is drawn at its position truncated to a whole sample (1/oversample pixel), as
         # poppler does (SpritePage.add)
-        gx = np.floor((self.x0 + x * hx) * k + _EPS) / k
+        gx = np.floor((self.x0 + x * hx) * k + POSITION_EPS) / k
         right = np.where(kind == _PANGO, self.x0 + (x + adv) * hx, gx + self._ink_right_of[idx] * hx)
         right = right[kind != _BLANK]
         return float(right.max()) if len(right) else -math.inf

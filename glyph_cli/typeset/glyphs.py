@@ -140,7 +140,7 @@ _PIXMAN_A8 = (8 << 24) | (1 << 16) | (8 << 12)  # PIXMAN_FORMAT(8, PIXMAN_TYPE_A
 _PIXMAN_OP_ADD = 12
 # pixman_glyph_t: int x, y; const void *glyph
 PIXMAN_GLYPH_DTYPE = np.dtype([("x", np.int32), ("y", np.int32), ("glyph", np.uint64)])
-_EPS = 1e-6  # of a sample: see SpritePage.add
+POSITION_EPS = 1e-6  # of a sample: see SpritePage.add
 _NO_INK = 1  # sprite table entry of a glyph that draws nothing (0: not made yet)
 _CACHE_LIMIT = 16384  # pixman evicts above this many glyphs (on thaw); glyph starts afresh instead
 _BITMAPS_LIMIT = 65536  # sprite pixels kept for the pages of a Typesetter (a few MB)
@@ -226,8 +226,8 @@ class SpritePage:
         # whole pixel (the epsilon keeps an exact position from falling to the one below through
         # rounding error). Rounding instead moved a glyph 1/4 pixel, and 96-dpi lines a row, off
         # where the released pages have them (benchmarks/bench_readability.py --pixels)
-        xs = np.floor((self.x0 + glyphs["x"] * self.xx) * k + _EPS).astype(np.int64)
-        py = np.floor(self.y0 + glyphs["y"] * self.yy + _EPS).astype(np.int64)
+        xs = np.floor((self.x0 + glyphs["x"] * self.xx) * k + POSITION_EPS).astype(np.int64)
+        py = np.floor(self.y0 + glyphs["y"] * self.yy + POSITION_EPS).astype(np.int64)
         px = xs // k
         key = glyphs["index"].astype(np.int64) * k + (xs - px * k)
         table = self._table.get(font)
