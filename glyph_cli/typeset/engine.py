@@ -433,24 +433,32 @@ class Typesetter:
                 height = min(self.page_h, max(1, math.ceil(lowest - _INK_EDGE) - 1 + round(cfg.margin_y)))
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
 
-    def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
-        """Device x of the page's rightmost ink: every drawn character's ink box at the position
-        `_run` draws it at (the same expressions), one numpy pass over the page."""
+    def _chars(self, lines: list[tuple[int, str, float]]):
+        """Per character of a page's lines: (table index, kind, advance, origin x in its line,
+        each character's line, the characters per line). Characters beyond the BMP tables (emoji
+        and the like, in lines Pango draws) are measured one by one, so the positions after them
+        on their line hold."""
         texts = [t for _, t, _ in lines]
         text = "".join(texts)
-        if not text:
-            return -math.inf
-        cfg = self.cfg
         idx, kind = self._kinds(text)
         adv = self._advance[idx]  # a copy
-        for j in np.flatnonzero(idx == 0).tolist():  # beyond the BMP tables (emoji and the like,
-            adv[j] = self.widths.char(text[j])       # in lines Pango draws): measured one by one
+        for j in np.flatnonzero(idx == 0).tolist():
+            adv[j] = self.widths.char(text[j])
         lens = np.fromiter(map(len, texts), np.int64, len(texts))
-        before = np.cumsum(adv) - adv
+        line_of = np.repeat(np.arange(len(texts)), lens)
+        before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
         first = np.cumsum(lens) - lens
-        line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
+        line_x = np.array([self._line_x(w) for _, _, w in lines]) if self.cfg.alignment != "left" else 0.0
         line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
-        x = before - np.repeat(line_start, lens)  # each character's origin in its line
+        return idx, kind, adv, before - line_start[line_of], line_of
+
+    def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
+        """Device x of the page's rightmost ink: every drawn character's ink box at the position
+        `_run` draws it at (the same `_chars`), one numpy pass over the page."""
+        if not any(t for _, t, _ in lines):
+            return -math.inf
+        cfg = self.cfg
+        idx, kind, adv, x, _ = self._chars(lines)
         hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
         # a glyph is drawn at its position truncated to a whole sample (1/oversample pixel), as
         # poppler does (SpritePage.add)
@@ -537,24 +545,16 @@ class Typesetter:
         if not lines:
             return None
         cfg = self.cfg
-        texts = [t for _, t, _ in lines]
-        idx, kind = self._kinds("".join(texts))
-        lens = np.fromiter(map(len, texts), np.int64, len(texts))
-        line_of = np.repeat(np.arange(len(texts)), lens)
-        pango = np.zeros(len(texts), bool)
+        idx, kind, _, x, line_of = self._chars(lines)
+        pango = np.zeros(len(lines), bool)
         pango[line_of[kind == _PANGO]] = True
-        adv = self._advance[idx]
-        before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
-        first = np.cumsum(lens) - lens
-        line_x = np.array([self._line_x(w) for _, _, w in lines]) if cfg.alignment != "left" else 0.0
-        line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
         y = self.top + self.baseline + np.array([slot for slot, _, _ in lines]) * cfg.line_height
         draw = (kind < _BLANK) & ~pango[line_of]
         sel = line_of[draw]
         run = _Run()
         run.glyphs = np.empty(len(sel), GLYPH_DTYPE)
         run.glyphs["index"] = self._glyph[idx[draw]]
-        run.glyphs["x"] = before[draw] - line_start[sel]
+        run.glyphs["x"] = x[draw]
         run.glyphs["y"] = y[sel]
         run.fonts = kind[draw]
         run.pango_lines = [ln for ln, p in zip(lines, pango.tolist()) if p]

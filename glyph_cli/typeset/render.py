@@ -176,11 +176,7 @@ class PageDrawer:
 
     def draw(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple[PageInfo, bytes]]:
         """The words flow: draw and encode laid-out pages (`infos`: their PageInfos, when known)."""
-        out = []
-        for i, page in enumerate(pages):
-            info, coverage = self.typesetter.draw_flow(page, page.index == last_index, infos[i] if infos else None)
-            out.append((info, self.rasteriser.encode(coverage, [], self.typesetter.para_boxes(page))))
-        return out
+        return self.paint(self.plan(pages, last_index, infos))
 
     def plan(self, pages, last_index: int, infos: list[PageInfo] | None = None) -> list[tuple]:
         """The words flow, planned here and painted and encoded later (`paint`, on another thread):
