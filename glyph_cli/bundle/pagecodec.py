@@ -194,8 +194,8 @@ _SCRATCH_KEEP = 32 << 20  # a thread keeps an inflate buffer up to this size bet
 
 @functools.lru_cache(maxsize=1)
 def _libdeflate_ex():
-    """(libdeflate_zlib_decompress_ex, this thread's decompressor) from the `deflate` package's own
-    libdeflate, or None where its symbols are not to be had."""
+    """(libdeflate_zlib_decompress_ex, this thread's decompressor, this thread's scratch buffer)
+    from the `deflate` package's own libdeflate, or None where its symbols are not to be had."""
     import threading
 
     import deflate as libdeflate

@@ -4,12 +4,12 @@ reportlab and poppler do no shaping: each character is its font's cmap glyph, pl
 the advance widths before it (no kerning, no ligatures). For text that needs nothing more (no
 combining marks, no right-to-left or complex script, every character in a font) glyph draws a
 page the same way: glyph ids looked up once per character, x positions from the same per-character
-widths the line breaker used (cumulative sums), and one `cairo_show_glyphs` call per font per page.
-Pango stays for everything else (engine.py decides per line).
+widths the line breaker used (cumulative sums), and one pixman call per font per page compositing
+glyph sprites (SpritePage, below). Pango stays for everything else (engine.py decides per line).
 
 pycairo can neither wrap the cairo_scaled_font_t behind a Pango font nor take a glyph array without
 a Python object per glyph, so this module talks to libcairo (and libpangocairo, for the scaled
-font) through ctypes: a second cairo context on the same pixels as the pycairo surface.
+font, and libpixman) through ctypes: cairo draws each sprite once into a small buffer of its own.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ def _libs():
         ("cairo_surface_status", i, [vp]),
         ("cairo_surface_destroy", None, [vp]),
         ("cairo_surface_flush", None, [vp]),
-        ("cairo_surface_mark_dirty", None, [vp]),
         ("cairo_create", vp, [vp]),
         ("cairo_status", i, [vp]),
         ("cairo_destroy", None, [vp]),
@@ -75,7 +74,7 @@ def scaled_font(pango_font) -> int:
 
 
 class GlyphCanvas:
-    """A cairo context drawing glyph arrays onto an existing A8 pixel buffer."""
+    """A cairo context drawing glyph arrays onto an existing A8 pixel buffer (a sprite's scratch)."""
 
     def __init__(self, pixels: np.ndarray, width: int, matrix: tuple[float, ...]):
         cairo, _, _ = _libs()
@@ -105,9 +104,6 @@ class GlyphCanvas:
 
     def flush(self) -> None:
         self._cairo.cairo_surface_flush(self._surface)
-
-    def mark_dirty(self) -> None:
-        self._cairo.cairo_surface_mark_dirty(self._surface)
 
     def __del__(self):
         cairo = getattr(self, "_cairo", None)
