@@ -34,12 +34,13 @@ def page_pixels(seed: int, width: int = 160, height: int = 120, levels: int = 25
     return img
 
 
-def page_png(seed: int, palette: bool = False, **kwargs) -> bytes:
+def page_png(seed: int, palette: bool = False, encoder: str = "glyph", **kwargs) -> bytes:
+    """A page's PNG as glyph's encoder writes it; `encoder`: the config's png_deflate."""
     pixels = page_pixels(seed, **kwargs)
     if palette:
         colours = [(255, 255, 255)] + [(i, 0, 0) for i in range(1, 256)]
-        return encode_png(pixels, 8, colours, 1)
-    return encode_png(255 - pixels, 8, None, 1)
+        return encode_png(pixels, 8, colours, 1, encoder)
+    return encode_png(255 - pixels, 8, None, 1, encoder)
 
 
 def doc_records(doc_id: str, text: str, pages: list[bytes], meta: dict | None = None) -> list[dict]:

@@ -19,6 +19,7 @@ from glyph_cli.bundle.format import DEFAULT_LIMITS, Limits, parse_member_name
 from glyph_cli.bundle.frames import FOOTER_SIZE, Footer, FrameError, FrameReader
 from glyph_cli.bundle.pagecodec import PageCodecError, PageEncoder, band_bounds, read_ihdr, rebuild_png
 from glyph_cli.errors import BundleError
+from glyph_cli.fastdeflate import FAST_DEFLATE
 from glyph_cli.typeset.png import encode_png
 
 
@@ -140,15 +141,16 @@ def test_expansion_guard_stops_a_zstd_bomb_early():
 # -- page codec ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("deflate", [FAST_DEFLATE, "libdeflate"])
 @pytest.mark.parametrize("palette", [False, True])
 @pytest.mark.parametrize("pitch", [None, 10.0, 13.333333333333334])
-def test_glyph_pngs_are_stored_as_bands_and_rebuilt_exactly(palette, pitch):
+def test_glyph_pngs_are_stored_as_bands_and_rebuilt_exactly(palette, pitch, deflate):
     encoder = PageEncoder(DEFAULT_LIMITS)
     for seed in range(3):
-        png = page_png(seed, palette=palette)
+        png = page_png(seed, palette=palette, encoder="glyph" if deflate == FAST_DEFLATE else deflate)
         stored = encoder.encode(png, pitch)
         assert stored.store == "bands"
-        assert stored.params["deflate"] == "libdeflate"
+        assert stored.params["deflate"] == deflate
         assert rebuild_png(stored.data, stored.params, DEFAULT_LIMITS) == png
 
 
@@ -255,14 +257,16 @@ def _no_trial(monkeypatch):
     return trials
 
 
-def test_glyph_pngs_say_which_deflate_made_them_and_pack_takes_their_word(monkeypatch):
+@pytest.mark.parametrize("encoder", ["glyph", "libdeflate"])
+def test_glyph_pngs_say_which_deflate_made_them_and_pack_takes_their_word(monkeypatch, encoder):
     from glyph_cli.pngchunk import libdeflate_id, read_deflate_claim
 
-    png = page_png(1)
+    png = page_png(1, encoder=encoder)
     kinds = [k for k, _ in _png_chunks(png)]
     assert kinds == [b"IHDR", b"glDF", b"IDAT", b"IEND"]
     claim = read_deflate_claim(dict(_png_chunks(png))[b"glDF"])
-    assert claim == (libdeflate_id(), 1, int.from_bytes(png[-16:-12], "big"))  # the IDAT chunk's CRC
+    named = (FAST_DEFLATE, 0) if encoder == "glyph" else (libdeflate_id(), 1)
+    assert claim == (*named, int.from_bytes(png[-16:-12], "big"))  # the IDAT chunk's CRC
     trials = _no_trial(monkeypatch)
     stored = PageEncoder(DEFAULT_LIMITS).encode(png, 10.0)
     assert stored.store == "bands" and trials == []

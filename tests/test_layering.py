@@ -42,6 +42,8 @@ def test_the_check_sees_a_lazy_import(tmp_path):
 
 def test_one_png_chunk_writer_at_the_bottom():
     assert {n for n in imported(PKG / "pngchunk.py") if n.startswith("glyph_cli")} == set()
+    assert {n for n in imported(PKG / "fastdeflate.py") if n.startswith("glyph_cli")} == {"glyph_cli",
+                                                                                          "glyph_cli._fastdeflate"}
     for user in (PKG / "typeset" / "png.py", PKG / "bundle" / "pagecodec.py"):
         tree = ast.parse(user.read_text(encoding="utf-8"))
         assert "glyph_cli.pngchunk" in imported(user), user

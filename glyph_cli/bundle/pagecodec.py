@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glyph_cli.bundle.format import Limits
+from glyph_cli.fastdeflate import FAST_DEFLATE, fast_deflate, fast_zlib_compress
 from glyph_cli.pngchunk import DEFLATE_CLAIM, chunk as _chunk, chunk_parts, libdeflate_id, read_deflate_claim
 
 if TYPE_CHECKING:
@@ -34,18 +35,23 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 # The deflate encoders a page may have been made with, by the FLEVEL bits of its zlib header:
-# glyph's own encoder is libdeflate (tried first); ISA-L and zlib cover PNGs from other tools.
+# glyph's own encoder (FAST_DEFLATE, tried first) and libdeflate (its other choice, png_deflate);
+# ISA-L and zlib cover PNGs from other tools.
 _CANDIDATES_BY_FLEVEL = {
-    0: (("libdeflate", 1), ("libdeflate", 0), ("isal", 0), ("zlib", 1), ("zlib", 0)),
+    0: ((FAST_DEFLATE, 0), ("libdeflate", 1), ("libdeflate", 0), ("isal", 0), ("zlib", 1), ("zlib", 0)),
     1: (("libdeflate", 2), ("libdeflate", 3), ("libdeflate", 4), ("libdeflate", 5), ("isal", 1), ("isal", 2),
         ("isal", 3), ("zlib", 2), ("zlib", 3), ("zlib", 4), ("zlib", 5)),
     2: (("libdeflate", 6), ("zlib", 6)),
     3: tuple(("libdeflate", level) for level in range(7, 13)) + (("zlib", 7), ("zlib", 8), ("zlib", 9)),
 }
-DEFLATE_LEVELS = {"zlib": range(10), "isal": range(4), "libdeflate": range(13)}
+DEFLATE_LEVELS = {"zlib": range(10), "isal": range(4), "libdeflate": range(13), FAST_DEFLATE: range(1)}
 
 
 def deflate(data: bytes, encoder: str, level: int) -> bytes:
+    if encoder == FAST_DEFLATE:
+        if fast_deflate() is None:  # not built here: a PNG that cannot be these bytes (unpack says so)
+            return b""
+        return fast_zlib_compress(data)
     if encoder == "libdeflate":
         import deflate as libdeflate
 
@@ -60,7 +66,8 @@ def deflate(data: bytes, encoder: str, level: int) -> bytes:
 def deflate_versions() -> dict:
     from importlib.metadata import version
 
-    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "isal": version("isal"), "libdeflate": version("deflate")}
+    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "isal": version("isal"), "libdeflate": version("deflate"),
+            FAST_DEFLATE: "built" if fast_deflate() is not None else "not built"}
 
 
 class PageCodecError(ValueError):
@@ -439,17 +446,22 @@ class PageEncoder:
 
     @staticmethod
     def _claimed(layout: PngLayout) -> tuple[str, int] | None:
-        """The encoder a PNG's glDF chunk names, when it is this packer's libdeflate and the claim
-        is bound to the one IDAT chunk (whose CRC checked out, and whose stream, adler32 checked,
-        ends exactly where the chunk does): deflating the scanlines again would only repeat what
-        the claim says. A forged claim costs no pixels: unpack checks the rebuilt PNG's sha256."""
+        """The encoder a PNG's glDF chunk names, when it is one this packer has (glyph's own
+        deflate, or its libdeflate build) and the claim is bound to the one IDAT chunk (whose CRC
+        checked out, and whose stream, adler32 checked, ends exactly where the chunk does):
+        deflating the scanlines again would only repeat what the claim says. A forged claim costs
+        no pixels: unpack checks the rebuilt PNG's sha256."""
         claim = layout.claim
         if claim is None or len(layout.idat_sizes) != 1 or not layout.idat_crc_ok:
             return None
         encoder, level, crc = claim
-        if encoder != libdeflate_id() or level not in DEFLATE_LEVELS["libdeflate"] or crc != layout.idat_crc:
+        if crc != layout.idat_crc:
             return None
-        return "libdeflate", level
+        if encoder == FAST_DEFLATE and level == 0 and fast_deflate() is not None:
+            return FAST_DEFLATE, 0
+        if encoder == libdeflate_id() and level in DEFLATE_LEVELS["libdeflate"]:
+            return "libdeflate", level
+        return None
 
     def _find_deflate(self, raw: bytes, idat: bytes, chunk: int) -> tuple[str, int] | None:
         kind = (idat[:2], chunk)

@@ -37,6 +37,7 @@ TABS = ("spaces", "space", "nbsp")
 BASELINES = ("font-size", "centered")
 HINTINGS = ("none", "slight", "medium", "full")
 BIT_DEPTHS = (1, 2, 4, 8)
+PNG_DEFLATES = ("glyph", "libdeflate")
 
 # Themes set colours (and a font for `code`) unless the user sets them explicitly.
 THEMES: dict[str, dict[str, Any]] = {
@@ -90,6 +91,9 @@ class RenderConfig:
     oversample: int = 1  # columns drawn per pixel, averaged: glyphs at 1/k-pixel positions
     hinting: str = "slight"  # FreeType hinting of glyph outlines: none, slight, medium, full
     bit_depth: int = 8
+    # the PNGs' deflate: glyph (its own deterministic encoder, glyph_cli/_fastdeflate.c; png_level
+    # does not apply) or libdeflate at png_level. Pixels are the same; bytes and speed differ.
+    png_deflate: str = "glyph"
     png_level: int = 1
     # reportlab ParagraphStyle's backColor / borderColor / borderWidth / borderPadding (the released
     # config's para-bg-color, para-border-color, border-width, border-padding): a fill and a border
@@ -352,6 +356,7 @@ def _check(cfg: RenderConfig) -> None:
     need(1 <= cfg.tab_width <= 16, f"tab_width must be 1..16, got {cfg.tab_width}")
     need(cfg.bit_depth in BIT_DEPTHS, f"bit_depth must be one of {BIT_DEPTHS}, got {cfg.bit_depth}")
     need(0 <= cfg.png_level <= 12, f"png_level must be 0..12 (libdeflate levels), got {cfg.png_level}")
+    need(cfg.png_deflate in PNG_DEFLATES, f"png_deflate must be one of {', '.join(PNG_DEFLATES)}, got {cfg.png_deflate!r}")
     need(bool(cfg.font.strip()) or bool(cfg.font_path), "font is empty")
     need(cfg.newline == "break" or "\n" not in cfg.marker_text, "marker_text cannot contain a newline")
     if cfg.font_path:

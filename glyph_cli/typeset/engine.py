@@ -690,11 +690,12 @@ class Typesetter:
         return ((cols.sum(axis=2, dtype=np.uint16) + k // 2) // k).astype(np.uint8)
 
 
-def tool_versions() -> dict:
+def tool_versions(deflate: str = "glyph") -> dict:
+    """What made a document's pages; `deflate`: the config's png_deflate."""
     import cairo
 
     from glyph_cli import __version__
 
     Pango, _ = _gi()
     return {"glyph": __version__, "pango": Pango.version_string(), "cairo": cairo.cairo_version_string(),
-            "pycairo": cairo.version, "deflate": deflate_version()}
+            "pycairo": cairo.version, "deflate": deflate_version(deflate)}

@@ -22,6 +22,7 @@ import struct
 import numpy as np
 import deflate
 
+from glyph_cli.fastdeflate import FAST_DEFLATE, fast_deflate, fast_zlib_compress
 from glyph_cli.pngchunk import chunk as _chunk, chunk_parts, deflate_claim, libdeflate_id  # the one PNG chunk writer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,8 +34,18 @@ def _plte_chunk(palette: tuple[tuple[int, int, int], ...]) -> bytes:
     return _chunk(b"PLTE", bytes(c for rgb in palette for c in rgb))
 
 
-def deflate_version() -> str:
-    return libdeflate_id()
+def deflate_version(encoder: str = "glyph") -> str:
+    """The name of the deflate `encoder` ("glyph" or "libdeflate") really runs here: glyph's own
+    where it was built, else libdeflate."""
+    return FAST_DEFLATE if encoder == "glyph" and fast_deflate() is not None else libdeflate_id()
+
+
+@functools.cache
+def _say_not_built() -> None:
+    from glyph_cli import log
+
+    log.warn(f"{FAST_DEFLATE} (glyph's PNG deflate) is not built in this install: pages are deflated by "
+             "libdeflate (the same pixels, other bytes, slower); reinstall glyph where a C compiler is found")
 
 
 def pack_rows(samples: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -56,10 +67,11 @@ def pack_rows(samples: np.ndarray, bit_depth: int) -> np.ndarray:
 
 
 def encode_png(samples: np.ndarray, bit_depth: int, palette: list[tuple[int, int, int]] | None = None,
-               level: int = 1) -> bytes:
+               level: int = 1, encoder: str = "glyph") -> bytes:
     """Encode (H, W) uint8 samples: grey levels, or palette indices when `palette` is given.
 
-    `level` is libdeflate's, 0 (stored) to 12 (smallest); 1 is fast and good for text pages."""
+    `encoder`: "glyph" (glyph's own deflate, where built: deflate_version) or "libdeflate" at
+    `level`, 0 (stored) to 12 (smallest); 1 is fast and good for text pages."""
     if samples.ndim != 2:
         raise ValueError("samples must be a 2-D array")
     h, w = samples.shape
@@ -73,8 +85,15 @@ def encode_png(samples: np.ndarray, bit_depth: int, palette: list[tuple[int, int
         if not 1 <= len(palette) <= (1 << bit_depth):
             raise ValueError(f"a {bit_depth}-bit palette holds 1..{1 << bit_depth} colours, got {len(palette)}")
         out.append(_plte_chunk(tuple(palette)))
-    idat = chunk_parts(b"IDAT", deflate.zlib_compress(raw, level))
-    out.append(deflate_claim(deflate_version(), level, int.from_bytes(idat[3], "big")))  # see pngchunk
+    name = deflate_version(encoder)
+    if encoder == "glyph" and name != FAST_DEFLATE:
+        _say_not_built()
+    if name == FAST_DEFLATE:
+        idat = chunk_parts(b"IDAT", fast_zlib_compress(raw))
+        level = 0  # the claim's level byte: glyph's encoder has one setting
+    else:
+        idat = chunk_parts(b"IDAT", deflate.zlib_compress(raw, level))
+    out.append(deflate_claim(name, level, int.from_bytes(idat[3], "big")))  # see pngchunk
     out += idat
     out.append(_chunk(b"IEND", b""))
     return b"".join(out)

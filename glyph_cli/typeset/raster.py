@@ -81,7 +81,7 @@ class Rasteriser:
                 layer[ring] = 2
         steps = self.box_lut[coverage]
         index = np.where(steps > 0, steps + 2, layer).astype(np.uint8)
-        return encode_png(index, self.bits, self.box_palette, self.cfg.png_level)
+        return encode_png(index, self.bits, self.box_palette, self.cfg.png_level, self.cfg.png_deflate)
 
     def encode(self, coverage: np.ndarray, marker_rects: list[tuple[int, int, int, int]],
                boxes: list[tuple[int, int, int, int]] | None = None) -> bytes:
@@ -89,9 +89,9 @@ class Rasteriser:
             return self._boxes(coverage, boxes)
         if not marker_rects and self.grey:
             grey = np.invert(coverage) if self.grey_invert else self.grey_lut[coverage]
-            return encode_png(grey, self.bits, None, self.cfg.png_level)
+            return encode_png(grey, self.bits, None, self.cfg.png_level, self.cfg.png_deflate)
         index = self.fg_lut[coverage]
         for x0, y0, x1, y1 in marker_rects:
             if x1 > x0 and y1 > y0:
                 index[y0:y1, x0:x1] = self.marker_lut[coverage[y0:y1, x0:x1]]
-        return encode_png(index, self.bits, self.palette, self.cfg.png_level)
+        return encode_png(index, self.bits, self.palette, self.cfg.png_level, self.cfg.png_deflate)

@@ -45,7 +45,7 @@ class Renderer:
         self.page_tokens = page_tokens
         self.page_buffer = max(1, page_buffer)
         self.config_dict = cfg.to_dict()
-        self.tool = tool_versions()
+        self.tool = tool_versions(cfg.png_deflate)
         self._counter = None
 
     def count_later(self, text: str, ahead: bool = False) -> Callable[[], int]:
