@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+from pathlib import Path
 
 from conftest import run_glyph
 
@@ -179,3 +182,23 @@ def test_workers_in_a_pipe_to_head_end_quietly_and_leave_no_process(tmp_path):
     while _session_processes(p.pid) and time.time() < deadline:
         time.sleep(0.2)
     assert not _session_processes(p.pid)
+
+
+def test_render_and_pack_widen_the_pipe_between_them(tmp_path):
+    """A 64 KiB pipe holds about one page record: render and pack would take turns. Both ask for 1 MiB
+    (where the system allows it); anything that is not a pipe is left alone."""
+    import fcntl
+
+    from glyph_cli.streams.io import PIPE_BYTES, widen_pipe
+
+    F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as reader, os.fdopen(w, "wb") as writer:
+        before = fcntl.fcntl(writer.fileno(), F_GETPIPE_SZ)
+        widen_pipe(writer)
+        after = fcntl.fcntl(reader.fileno(), F_GETPIPE_SZ)
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert after == (PIPE_BYTES if limit >= PIPE_BYTES else before)
+    with open(tmp_path / "file", "wb") as plain:
+        widen_pipe(plain)  # a file: nothing happens, nothing raised
+    widen_pipe(io.BytesIO())  # no descriptor at all

@@ -27,7 +27,7 @@ from glyph_cli.parallel import ordered_map
 from glyph_cli.bundle.records import RecordError, line_pitch, restore_png, store_as_png, store_doc, store_page
 from glyph_cli.bundle.writer import BundleWriter
 from glyph_cli.errors import BundleError, InputError, UsageError
-from glyph_cli.streams.io import STDIO, display_name
+from glyph_cli.streams.io import STDIO, display_name, widen_pipe
 from glyph_cli.streams.pages import iter_records
 
 DUPLICATE_POLICIES = ("error", "skip", "replace")
@@ -186,6 +186,8 @@ class Packer:
     # -- page streams ---------------------------------------------------------------------------
 
     def _pack_stream(self, number: int, path: str) -> None:
+        if path == STDIO:
+            widen_pipe(sys.stdin)  # render | pack: see widen_pipe
         self.add_stream(number, iter_records([path]))
 
     def add_stream(self, number: int, records: Iterable[tuple[dict, str, int]]) -> None:

@@ -586,6 +586,9 @@ class RenderJob:
         start = time.perf_counter()
         bar = log.input_progress(self.inputs, desc="render", unit="doc")  # bytes read of the input files
         out = sys.stdout.buffer
+        from glyph_cli.streams.io import widen_pipe
+
+        widen_pipe(out)
         index = None
         if self.out_dir is not None:
             from glyph_cli.streams.outdir import PageDir
