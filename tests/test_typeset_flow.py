@@ -415,3 +415,35 @@ def test_fast_paginate_with_inexact_widths_takes_the_reference_functions(ts):
     for text in (_mixed(2, 3000, cjk=False), _mixed(1, 3000)):
         _same_pages(widths, text, ts.width_units, 9, 30)
     assert not widths.exact and ts.widths.exact
+
+
+@pytest.mark.parametrize("overrides", [{}, {"alignment": "center"}, {"dpi": 96}])
+def test_a_batch_of_pages_is_planned_as_each_page_alone(overrides):
+    """Pages are sized and planned eight at a time, in one numpy pass (the parent's cost a page):
+    every page gets the info and glyphs it gets alone, to the last bit (see Typesetter._chars),
+    Pango's lines included, empty pages and a last page cropped at the bottom too."""
+    ts = Typesetter(resolve_config("glyph", None, overrides))
+    text = "\n".join([PROSE_LINES, MIXED, "\n" * 400, "tail 😀 line", PROSE_LINES * 3, "end"])
+    laid = pages(ts, text)
+    assert len(laid) >= 4
+    # pages without lines, and with lines of nothing but blanks, amid the others
+    laid[2:2] = [flow.FlowPage(90, 0, 0, []), flow.FlowPage(91, 0, 0, [(0, "   ", 9.0), (1, "", 0.0)])]
+    # a wide page and then a narrow one whose ink is its first character: each page's own characters
+    wide = laid[0].lines[:1]
+    laid[:0] = [flow.FlowPage(92, 0, 0, wide), flow.FlowPage(93, 0, 0, [(0, "W   ", 30.0)])]
+    last = laid[-1].index
+    for start in range(0, len(laid), 3):
+        batch = laid[start:start + 5]
+        done = batch[-1].index == last
+        alone = [ts.flow_info(p, done and i == len(batch) - 1) for i, p in enumerate(batch)]
+        assert ts.flow_infos(batch, done) == alone
+        together = ts.plan_flows(batch, last, None)
+        for page, plan, info in zip(batch, together, alone):
+            single = ts.plan_flow(page, page.index == last)
+            assert plan.info == single.info == info
+            assert len(plan.glyphs) == len(single.glyphs)
+            for (font_a, a), (font_b, b) in zip(plan.glyphs, single.glyphs):
+                assert font_a is font_b and a.tobytes() == b.tobytes()
+            assert (plan.pango is None) == (single.pango is None)
+            if plan.pango is not None:
+                assert np.array_equal(plan.pango, single.pango)

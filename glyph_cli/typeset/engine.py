@@ -406,8 +406,15 @@ class Typesetter:
         return paginate(prep.display, self.widths, width, self.lines_per_page, self.cfg.paragraph_lines)
 
     def flow_info(self, page: FlowPage, last: bool) -> PageInfo:
-        bottom = self._run(page.lines) if last and self.cfg.auto_crop_last_page else None
-        return self._flow_info(page, self._ink_right(page.lines), bottom)
+        return self.flow_infos([page], last)[0]
+
+    def flow_infos(self, pages: list[FlowPage], last: bool) -> list[PageInfo]:
+        """flow_info of each page, the last one `last`: the ink of all of them in one numpy pass
+        (the same numbers as page by page: see _chars)."""
+        rights = self._ink_rights([p.lines for p in pages])
+        crop_last = last and self.cfg.auto_crop_last_page
+        return [self._flow_info(p, right, self._run(p.lines) if crop_last and i == len(pages) - 1 else None)
+                for i, (p, right) in enumerate(zip(pages, rights))]
 
     def _flow_info(self, page: FlowPage, ink_right: float, run: "_Run | None") -> PageInfo:
         """The page's size after the released code's crop, which reads the ink of the drawn page:
@@ -434,10 +441,15 @@ class Typesetter:
         return PageInfo(page.index, page.d_start, page.d_end, width, height)
 
     def _chars(self, lines: list[tuple[int, str, float]]):
-        """Per character of a page's lines: (table index, kind, advance, origin x in its line,
-        each character's line, the characters per line). Characters beyond the BMP tables (emoji
-        and the like, in lines Pango draws) are measured one by one, so the positions after them
-        on their line hold."""
+        """Per character of lines (a page's, or several pages' one after another): (table index,
+        kind, advance, origin x in its line, each character's line). Characters beyond the BMP
+        tables (emoji and the like, in lines Pango draws) are measured one by one, so the positions
+        after them on their line hold.
+
+        The x of a character does not depend on which lines came before it: advances are whole
+        multiples of 2^-16 pt (Pango units of a font measured at _PROBE_SCALE), so the running sums
+        are exact in float64 (to 2^37 pt) and a line's start subtracts exactly. So a batch of pages
+        gives each page the numbers it gets alone (tests/test_typeset_flow.py checks it)."""
         texts = [t for _, t, _ in lines]
         text = "".join(texts)
         idx, kind = self._kinds(text)
@@ -453,19 +465,28 @@ class Typesetter:
         return idx, kind, adv, before - line_start[line_of], line_of
 
     def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
-        """Device x of the page's rightmost ink: every drawn character's ink box at the position
-        `_run` draws it at (the same `_chars`), one numpy pass over the page."""
-        if not any(t for _, t, _ in lines):
-            return -math.inf
+        return self._ink_rights([lines])[0]
+
+    def _ink_rights(self, pages: list[list[tuple[int, str, float]]]) -> list[float]:
+        """Per page (its lines), the device x of its rightmost ink: every drawn character's ink box
+        at the position `_run` draws it at (the same `_chars`), one numpy pass over all the pages."""
+        sizes = [sum(len(t) for _, t, _ in lines) for lines in pages]
+        out = [-math.inf] * len(pages)
+        if not any(sizes):
+            return out
         cfg = self.cfg
-        idx, kind, adv, x, _ = self._chars(lines)
+        idx, kind, adv, x, _ = self._chars([line for lines in pages for line in lines])
         hx, k = cfg.scale * cfg.horizontal_scale, self.oversample
         # a glyph is drawn at its position truncated to a whole sample (1/oversample pixel), as
         # poppler does (SpritePage.add)
         gx = np.floor((self.x0 + x * hx) * k + POSITION_EPS) / k
         right = np.where(kind == _PANGO, self.x0 + (x + adv) * hx, gx + self._ink_right_of[idx] * hx)
-        right = right[kind != _BLANK]
-        return float(right.max()) if len(right) else -math.inf
+        right[kind == _BLANK] = -np.inf
+        filled = [i for i, n in enumerate(sizes) if n]
+        starts = np.cumsum([0] + sizes[:-1])[filled]
+        for i, r in zip(filled, np.maximum.reduceat(right, starts).tolist()):
+            out[i] = r
+        return out
 
     def para_boxes(self, page: FlowPage) -> list[tuple[int, int, int, int]]:
         """Pixel rectangles (x0, y0, x1, y1) of each Paragraph's box on the page, outset by
@@ -497,10 +518,21 @@ class Typesetter:
     def plan_flow(self, page: FlowPage, last: bool, info: PageInfo | None = None) -> "PagePlan":
         """What drawing a laid-out page takes, worked out on this thread (Pango's lines drawn
         already): `paint` then draws it, on any thread that has its own SpritePage."""
-        run = self._run(page.lines)
-        if info is None:
-            bottom = run if last and self.cfg.auto_crop_last_page else None
-            info = self._flow_info(page, self._ink_right(page.lines), bottom)
+        return self.plan_flows([page], page.index if last else -1, [info] if info else None)[0]
+
+    def plan_flows(self, pages: list[FlowPage], last_index: int,
+                   infos: list[PageInfo] | None = None) -> "list[PagePlan]":
+        """plan_flow of each page (the one whose index is `last_index` is the document's last; `infos`:
+        their flow_info, when the caller has it), the glyphs of all of them in one numpy pass."""
+        runs = self._runs([p.lines for p in pages])
+        if infos is None:
+            rights = self._ink_rights([p.lines for p in pages])
+            crop = self.cfg.auto_crop_last_page
+            infos = [self._flow_info(p, right, run if crop and p.index == last_index else None)
+                     for p, right, run in zip(pages, rights, runs)]
+        return [self._plan(run, info) for run, info in zip(runs, infos)]
+
+    def _plan(self, run: "_Run | None", info: PageInfo) -> "PagePlan":
         plan = PagePlan(info)
         if run is None:
             return plan
@@ -540,10 +572,16 @@ class Typesetter:
         return coverage
 
     def _run(self, lines: list[tuple[int, str, float]]) -> "_Run | None":
-        """A page's glyphs: lines of plain characters become glyph arrays, the rest is left to Pango.
-        Also each drawn glyph's ink bottom in device pixels (Pango's lines: the font's descent)."""
+        return self._runs([lines])[0]
+
+    def _runs(self, pages: list[list[tuple[int, str, float]]]) -> "list[_Run | None]":
+        """Per page (its lines), its glyphs: lines of plain characters become glyph arrays, the rest
+        is left to Pango; and each drawn glyph's ink bottom in device pixels (Pango's lines: the
+        font's descent). None for a page without lines. One numpy pass over all the pages."""
+        runs: list[_Run | None] = [None] * len(pages)
+        lines = [line for page in pages for line in page]
         if not lines:
-            return None
+            return runs
         cfg = self.cfg
         idx, kind, _, x, line_of = self._chars(lines)
         pango = np.zeros(len(lines), bool)
@@ -551,21 +589,29 @@ class Typesetter:
         y = self.top + self.baseline + np.array([slot for slot, _, _ in lines]) * cfg.line_height
         draw = (kind < _BLANK) & ~pango[line_of]
         sel = line_of[draw]
-        run = _Run()
-        run.glyphs = np.empty(len(sel), GLYPH_DTYPE)
-        run.glyphs["index"] = self._glyph[idx[draw]]
-        run.glyphs["x"] = x[draw]
-        run.glyphs["y"] = y[sel]
-        run.fonts = kind[draw]
-        run.pango_lines = [ln for ln, p in zip(lines, pango.tolist()) if p]
-        # ink bottom (pixels) of every drawn glyph; Pango's lines: the font's descent
+        glyphs = np.empty(len(sel), GLYPH_DTYPE)
+        glyphs["index"] = self._glyph[idx[draw]]
+        glyphs["x"] = x[draw]
+        glyphs["y"] = y[sel]
+        fonts = kind[draw]
         s = cfg.scale
-        bottom = [(y[sel] + self._ink_bottom[idx[draw]]) * s]
-        if run.pango_lines:
-            inked = pango[line_of] & (kind != _BLANK)
-            bottom.append((y[line_of[inked]] + self.descent) * s)
-        run.ink_bottom = np.concatenate(bottom)
-        return run
+        bottom = (y[sel] + self._ink_bottom[idx[draw]]) * s  # of every drawn glyph
+        inked = pango[line_of] & (kind != _BLANK)
+        pango_bottom = (y[line_of[inked]] + self.descent) * s  # Pango's lines: the font's descent
+        pango_line = line_of[inked]
+        flags = pango.tolist()
+        first = 0  # the page's first line
+        for i, page in enumerate(pages):
+            end = first + len(page)
+            if page:
+                g0, g1 = np.searchsorted(sel, (first, end))
+                p0, p1 = np.searchsorted(pango_line, (first, end))
+                run = runs[i] = _Run()
+                run.glyphs, run.fonts = glyphs[g0:g1], fonts[g0:g1]
+                run.pango_lines = [ln for ln, p in zip(page, flags[first:end]) if p]
+                run.ink_bottom = np.concatenate([bottom[g0:g1], pango_bottom[p0:p1]])
+            first = end
+        return runs
 
     def _kinds(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Table index and drawing kind of each character of `text` (classified on first sight)."""

@@ -25,13 +25,20 @@ def sample_path() -> Path:
     return SAMPLE
 
 
-def make_renderer(cfg: RenderConfig, tokenizer: str):
+def make_renderer(cfg: RenderConfig, tokenizer: str, count_in_child: bool = False):
+    """A Renderer with the tokenizer `tokenizer`; `count_in_child`: long texts are counted by a child
+    process (tokens/counter.py: off the GIL the layout holds), for `glyph render`'s own process."""
     from glyph_cli.tokens.text import get_tokenizer
     from glyph_cli.tokens.visual import page_visual_tokens
     from glyph_cli.typeset.render import Renderer
 
     tok = get_tokenizer(tokenizer)
-    return Renderer(cfg, tok.count, tok.name, page_visual_tokens)
+    ahead = None
+    if count_in_child:
+        from glyph_cli.tokens.counter import ChildCounter
+
+        ahead = ChildCounter(tokenizer, tok.count)
+    return Renderer(cfg, tok.count, tok.name, page_visual_tokens, count_ahead=ahead)
 
 
 _worker_error: GlyphError | None = None
@@ -300,7 +307,7 @@ class _Pipeline:
                     pages.insert(0, e.held)
                 e.held = None if done else pages.pop()
                 ts = self.renderer.typesetter
-                infos = [ts.flow_info(p, done and i == len(pages) - 1) for i, p in enumerate(pages)]
+                infos = ts.flow_infos(pages, done)
                 batch = _Batch("draw", (pages, pages[-1].index if done else -1, infos), len(pages)) if pages else None
             else:
                 infos = [info for info, _, _ in itertools.islice(e.layout, FLOW_BATCH)]
@@ -528,17 +535,20 @@ class RenderJob:
     def _rendered(self, policy: log.ErrorPolicy) -> Iterator[list[dict] | Iterator[dict]]:
         """Per document, its records (a lazy iterator in-process, a list from a worker)."""
         docs = self._documents(policy)
-        renderer = make_renderer(self.cfg, self.tokenizer)
+        renderer = make_renderer(self.cfg, self.tokenizer, count_in_child=True)
         workers = usable_workers(self.workers)
-        if workers <= 1:
-            for doc in docs:
-                yield _guarded(renderer.render(doc), doc)
-            return
-        pool = _Pipeline(self.cfg, renderer, workers)
         try:
-            yield from pool.run(docs)
+            if workers <= 1:
+                for doc in docs:
+                    yield _guarded(renderer.render(doc), doc)
+                return
+            pool = _Pipeline(self.cfg, renderer, workers)
+            try:
+                yield from pool.run(docs)
+            finally:
+                pool.close()
         finally:
-            pool.close()
+            renderer.close()
 
     def run(self) -> Totals:
         import signal

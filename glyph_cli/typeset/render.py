@@ -36,7 +36,8 @@ class Renderer:
     """Renders documents with one config. Build once per process; it caches fonts and tables."""
 
     def __init__(self, cfg: RenderConfig, count_tokens: Callable[[str], int], tokenizer_name: str,
-                 page_tokens: Callable[[int, int], dict[str, int]], page_buffer: int = PAGE_BUFFER):
+                 page_tokens: Callable[[int, int], dict[str, int]], page_buffer: int = PAGE_BUFFER,
+                 count_ahead: Callable[[str], int] | None = None):
         self.cfg = cfg
         self.typesetter = Typesetter(cfg)
         self.rasteriser = Rasteriser(cfg)
@@ -46,6 +47,7 @@ class Renderer:
         self.page_buffer = max(1, page_buffer)
         self.config_dict = cfg.to_dict()
         self.tool = tool_versions(cfg.png_deflate)
+        self.count_ahead = count_ahead or count_tokens  # what the counting thread runs (tokens/counter.py)
         self._counter = None
 
     def count_later(self, text: str, ahead: bool = False) -> Callable[[], int]:
@@ -58,7 +60,17 @@ class Renderer:
             import concurrent.futures as cf
 
             self._counter = cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokens")
-        return self._counter.submit(self.count_tokens, text).result
+        return self._counter.submit(self.count_ahead, text).result
+
+    def close(self) -> None:
+        """Stop the counting thread and child, if any were started (a Renderer left open loses nothing:
+        the thread is idle and the child ends with this process)."""
+        if self._counter is not None:
+            self._counter.shutdown(wait=True)
+            self._counter = None
+        close = getattr(self.count_ahead, "close", None)
+        if close is not None:
+            close()
 
     def _draw(self, prep, start_page: int = 0, pos: int = 0) -> Iterator[RenderedPage]:
         for info, coverage, rects in self.typesetter.pages(prep, start_page=start_page, pos=pos):
@@ -182,8 +194,7 @@ class PageDrawer:
         """The words flow, planned here and painted and encoded later (`paint`, on another thread):
         each page's (PagePlan, paragraph boxes)."""
         ts = self.typesetter
-        return [(ts.plan_flow(page, page.index == last_index, infos[i] if infos else None), ts.para_boxes(page))
-                for i, page in enumerate(pages)]
+        return list(zip(ts.plan_flows(pages, last_index, infos), [ts.para_boxes(page) for page in pages]))
 
     def paint(self, planned: list[tuple]) -> list[tuple[PageInfo, bytes]]:
         """PNGs of pages from `plan`, on any thread: each thread paints into a SpritePage of its
