@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import os
 import json
 import random
 import subprocess
@@ -281,3 +283,23 @@ def test_when_the_child_cannot_count_this_process_does():
     finally:
         counter.close()
     assert asked == ["some text", "more"] and counter._broken  # tried once, then not again
+
+
+def test_render_starts_the_counting_child_with_itself_when_a_long_input_comes(tmp_path, monkeypatch):
+    """A file (or stdin redirected from one) as long as a text worth counting aside starts the child
+    before the first document is read; a short input, or a pipe of unknown length, does not."""
+    from glyph_cli.typeset import job
+
+    big = tmp_path / "big.jsonl"
+    big.write_text('{"text": "' + "word " * 5000 + '"}\n')
+    small = tmp_path / "small.jsonl"
+    small.write_text('{"text": "short"}\n')
+    assert job._input_bytes([str(big)]) == big.stat().st_size
+    assert job._input_bytes([str(small), str(tmp_path / "missing")]) == small.stat().st_size
+    with open(big, "rb") as fh:
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(fh))
+        assert job._input_bytes(["-"]) == big.stat().st_size
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as fh, os.fdopen(w, "wb"):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(fh))
+        assert job._input_bytes(["-"]) == 0

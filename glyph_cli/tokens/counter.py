@@ -39,6 +39,12 @@ class ChildCounter:
         self._broken = False
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Start the child now (it builds its tokenizer at once), so that its start-up runs beside
+        this process's own; without this call it starts on the first count."""
+        with self._lock:
+            self._start()
+
     def _start(self) -> subprocess.Popen | None:
         if self._child is None and not self._broken:
             try:
@@ -95,6 +101,7 @@ def _serve(spec: str) -> int:
     from glyph_cli.tokens.text import get_tokenizer
 
     tokenizer = get_tokenizer(spec)
+    tokenizer.count("x")  # built now, while the parent sets itself up
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = requests.read(_LEN.size)

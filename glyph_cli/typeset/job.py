@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Iterator
 from glyph_cli import log
 from glyph_cli.errors import GlyphError, InputError
 from glyph_cli.streams.documents import Document, read_documents
-from glyph_cli.streams.io import dumps
+from glyph_cli.streams.io import STDIO, dumps
 from glyph_cli.streams.pages import end_record, page_png
 from glyph_cli.typeset.config import RenderConfig
 
@@ -23,6 +24,19 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample.txt"
 
 def sample_path() -> Path:
     return SAMPLE
+
+
+def _input_bytes(inputs: list[str]) -> int:
+    """The inputs' total size where it is known (files, and stdin redirected from a file), else 0."""
+    total = 0
+    for path in inputs:
+        try:
+            st = os.fstat(sys.stdin.fileno()) if path == STDIO else os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            total += st.st_size
+    return total
 
 
 def make_renderer(cfg: RenderConfig, tokenizer: str, count_in_child: bool = False):
@@ -280,8 +294,8 @@ class _Pipeline:
         if self.executor is None and self.chars >= POOL_AFTER_CHARS:
             self._start()
         try:
+            e.tokens = self.renderer.count_later(doc.text, ahead=True)  # first: it runs while the text is prepared
             e.prep = self.renderer.prepare(doc)
-            e.tokens = self.renderer.count_later(doc.text, ahead=True)
             if self.words:
                 e.layout = self.renderer.typesetter.flow(e.prep)
             elif self.executor is None or len(e.prep.display) <= WHOLE_CHARS:
@@ -536,6 +550,10 @@ class RenderJob:
         """Per document, its records (a lazy iterator in-process, a list from a worker)."""
         docs = self._documents(policy)
         renderer = make_renderer(self.cfg, self.tokenizer, count_in_child=True)
+        from glyph_cli.typeset.render import COUNT_AHEAD_CHARS
+
+        if _input_bytes(self.inputs or [STDIO]) >= COUNT_AHEAD_CHARS:  # a long text may come: start the child now
+            renderer.start_counting()
         workers = usable_workers(self.workers)
         try:
             if workers <= 1:

@@ -62,6 +62,12 @@ class Renderer:
             self._counter = cf.ThreadPoolExecutor(1, thread_name_prefix="glyph-tokens")
         return self._counter.submit(self.count_ahead, text).result
 
+    def start_counting(self) -> None:
+        """Have the counter ready before the first long text comes (its child started, when it has one)."""
+        start = getattr(self.count_ahead, "start", None)
+        if start is not None:
+            start()
+
     def close(self) -> None:
         """Stop the counting thread and child, if any were started (a Renderer left open loses nothing:
         the thread is idle and the child ends with this process)."""
