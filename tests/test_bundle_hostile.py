@@ -22,6 +22,7 @@ from glyph_cli.bundle import tarball
 from glyph_cli.bundle.format import record_digest
 from glyph_cli.bundle.frames import Footer
 from glyph_cli.bundle.records import store_doc
+from glyph_cli.fastdeflate import FAST_DEFLATE
 
 
 def _write(tmp_path, data: bytes):
@@ -185,7 +186,7 @@ def test_not_a_bundle_at_all(tmp_path):
 
 def test_a_page_deflate_cannot_reproduce_is_reported_and_salvaged_with_the_same_pixels(tmp_path):
     """Stands in for a deflate library that gives other bytes: the descriptor (digest kept valid)
-    names another ISA-L level than the one that made the PNG."""
+    names another encoder (libdeflate level 2) than the one that made the PNG (glyph's own)."""
     import io
 
     import numpy as np
@@ -195,7 +196,8 @@ def test_a_page_deflate_cannot_reproduce_is_reported_and_salvaged_with_the_same_
     stream = stream_bytes([doc_records("victim", "text\n", [png])])
 
     def other_level(record):
-        record["image"]["level"] = 2
+        assert record["image"]["deflate"] == FAST_DEFLATE
+        record["image"]["deflate"], record["image"]["level"] = "libdeflate", 2
         return _redigest(record)
 
     path = _write(tmp_path, _page_bundle(tmp_path, other_level))
