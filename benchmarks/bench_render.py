@@ -39,8 +39,8 @@ def cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def throughput(docs: list[dict], preset: str = "glyph", font_path: str | None = None) -> dict:
-    overrides = {"font_path": font_path} if font_path else None
+def throughput(docs: list[dict], preset: str = "glyph", font_path: str | None = None, **settings) -> dict:
+    overrides = {**({"font_path": font_path} if font_path else {}), **settings} or None
     renderer = make_renderer(resolve_config(preset, overrides=overrides), "qwen2.5")
     # text tokens are counted once up front so the figure is typesetting + encoding + records
     counts = {d["id"]: renderer.count_tokens(d["text"]) for d in docs}
@@ -83,9 +83,11 @@ def released(docs: list[dict], release: Path | None) -> dict | None:
 
 def interleaved(docs: list[dict], base_docs: list[dict], release: Path | None, repeats: int) -> None:
     font = str(release / "config" / "Verdana.ttf") if release else None
-    runs = {"glyph (DejaVu Sans)": [], "glyph (release's Verdana.ttf)": [], "released code": []}
+    runs = {"glyph (DejaVu Sans)": [], "glyph (DejaVu Sans), libdeflate PNGs": [], "glyph (release's Verdana.ttf)": [],
+            "released code": []}
     for _ in range(repeats):
         runs["glyph (DejaVu Sans)"].append(throughput(docs))
+        runs["glyph (DejaVu Sans), libdeflate PNGs"].append(throughput(docs, png_deflate="libdeflate"))
         if font:
             runs["glyph (release's Verdana.ttf)"].append(throughput(docs, font_path=font))
         b = released(base_docs, release)
@@ -105,7 +107,7 @@ def interleaved(docs: list[dict], base_docs: list[dict], release: Path | None, r
         med[name] = cps
         print(f"| {name} | {rs[0]['chars']} | {rs[0]['pages']} | {cps:.0f} | {pps:.1f} | {wall:.0f} |")
     if "released code" in med:
-        for name in ("glyph (DejaVu Sans)", "glyph (release's Verdana.ttf)"):
+        for name in ("glyph (DejaVu Sans)", "glyph (DejaVu Sans), libdeflate PNGs", "glyph (release's Verdana.ttf)"):
             if name in med:
                 print(f"{name} / released code, chars per CPU-second: {med[name] / med['released code']:.1f}x")
 
