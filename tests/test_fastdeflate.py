@@ -49,6 +49,12 @@ def _inputs():
     yield np.ascontiguousarray(255 - page_pixels(3)).tobytes()
 
 
+def test_it_is_built_in_this_install():
+    """The build marks it optional (an install without a C compiler falls back to libdeflate), so a
+    failed build would pass unseen: the test install must have it."""
+    assert module is not None, "glyph_cli/_fastdeflate.c was not built: reinstall with `pip install -e .` and a C compiler"
+
+
 @pytest.mark.skipif(module is None, reason="glyph's deflate is not built in this install")
 def test_every_inflater_reads_it_back():
     for data in _inputs():
