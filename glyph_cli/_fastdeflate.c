@@ -30,7 +30,7 @@
 #define MAX_DIST 32768  /* distances are < MAX_DIST: they fit 15 bits */
 #define BLOCK_TOKENS 65536
 
-/* ---- tokens: literal (byte < 256) or match (bit 31, length << 16, distance) ---------------------- */
+/* ---- tokens: literal (byte < 256) or match (bit 31, distance code << 25, length << 16, distance) --- */
 
 /* Words are read and written little-endian whatever the machine: the output cannot depend on it. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -264,7 +264,7 @@ static void write_block(BitWriter *w, const uint32_t *tok, size_t ntok, Counts *
         uint32_t t = tok[i];
         if (t & 0x80000000u) {
             uint32_t len = (t >> 16) & 0x1FF, dist = t & 0xFFFF;
-            int lc = len_code[len], dc = dist_code(dist);
+            int lc = len_code[len], dc = (int)((t >> 25) & 0x1F);
             put_bits(w, len_word[lc] & 0xFFFF, len_word[lc] >> 16);
             put_bits(w, len - LEN_BASE[lc], LEN_EXTRA[lc]);
             put_bits(w, dist_word[dc] & 0xFFFF, dist_word[dc] >> 16);
@@ -295,10 +295,10 @@ static size_t tokenize(Matcher *m, uint32_t *tok, Counts *counts)
     if (pos == 0 && n > 0) { tok[nt++] = data[0]; counts->lit[data[0]]++; pos = 1; }
     while (pos < n && nt < BLOCK_TOKENS) {
         size_t room = n - pos < MAX_MATCH ? n - pos : MAX_MATCH;
-        if (data[pos] == data[pos - 1] && room >= MIN_MATCH) {
+        if (room >= MIN_MATCH && load32(data + pos) == data[pos - 1] * 0x01010101u) {  /* 4 of the byte before */
             size_t run = match_length(data + pos, data + pos - 1, room);
             if (run >= MIN_MATCH) {
-                tok[nt++] = 0x80000000u | ((uint32_t)run << 16) | 1u;
+                tok[nt++] = 0x80000000u | ((uint32_t)run << 16) | 1u;  /* distance code 0 */
                 counts->lit[257 + len_code[run]]++;
                 counts->dist[0]++;
                 pos += run;
@@ -312,9 +312,10 @@ static size_t tokenize(Matcher *m, uint32_t *tok, Counts *counts)
             if (cand >= 0 && pos - (size_t)cand < MAX_DIST && load32(data + cand) == load32(data + pos)) {
                 size_t len = match_length(data + pos, data + cand, room);  /* >= 4: the words matched */
                 uint32_t dist = (uint32_t)(pos - (size_t)cand);
-                tok[nt++] = 0x80000000u | ((uint32_t)len << 16) | dist;
+                uint32_t dc = (uint32_t)dist_code(dist);
+                tok[nt++] = 0x80000000u | (dc << 25) | ((uint32_t)len << 16) | dist;
                 counts->lit[257 + len_code[len]]++;
-                counts->dist[dist_code(dist)]++;
+                counts->dist[dc]++;
                 pos += len;
                 continue;
             }
