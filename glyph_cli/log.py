@@ -141,14 +141,46 @@ def _shared_terminal():
     return _terminal
 
 
+class _Off:
+    """A bar that is off: what tqdm(disable=True) does (nothing; `n` stays put), without importing
+    tqdm (~35 ms of every run) or starting its monitor thread."""
+
+    def __init__(self, total: int | None = None):
+        self.n = 0
+        self.total = total
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def set_postfix_str(self, *args, **kwargs) -> None:
+        pass
+
+    def refresh(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def progress(total: int | None = None, desc: str = "", unit: str = "it", **kwargs):
     """A tqdm bar on stderr, off unless stderr is a terminal (or --progress). With a `total` it shows
     the percentage and ETA; `unit="B", unit_scale=True` for bytes. On a terminal it has a row of its
     own, shared with the other glyph processes drawing there."""
+    enabled = progress_enabled()
+    if not enabled:
+        return _Off(total)
     from tqdm import tqdm
 
-    enabled = progress_enabled()
-    terminal = _shared_terminal() if enabled else None
+    terminal = _shared_terminal()
     if terminal is None:
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not enabled, dynamic_ncols=True,
                     leave=False, **kwargs)
