@@ -19,6 +19,7 @@ the count, or -1 when counting raised.
 
 from __future__ import annotations
 
+import os
 import signal
 import struct
 import subprocess
@@ -47,9 +48,15 @@ class ChildCounter:
 
     def _start(self) -> subprocess.Popen | None:
         if self._child is None and not self._broken:
+            import glyph_cli
+
+            # this very glyph_cli, wherever this process found it (a checkout on sys.path, say)
+            here = os.path.dirname(os.path.dirname(os.path.abspath(glyph_cli.__file__)))
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
             try:
                 self._child = subprocess.Popen([sys.executable, "-m", "glyph_cli.tokens.counter", self.spec],
-                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                               env=env)
             except OSError:
                 self._broken = True
         return self._child
