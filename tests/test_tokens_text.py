@@ -303,3 +303,24 @@ def test_render_starts_the_counting_child_with_itself_when_a_long_input_comes(tm
     with os.fdopen(r, "rb") as fh, os.fdopen(w, "wb"):
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(fh))
         assert job._input_bytes(["-"]) == 0
+
+
+def test_closing_the_counter_cuts_a_count_short():
+    """A run that ends early (Ctrl-C, an error) closes the counter while the child counts a long text:
+    the child is ended and the waiting count returns at once, not counted again here."""
+    import threading
+    import time
+
+    from glyph_cli.tokens.counter import ChildCounter
+
+    counter = ChildCounter("qwen2.5", fallback=lambda text: pytest.fail("counted again in this process"))
+    counter.start()
+    got = []
+    worker = threading.Thread(target=lambda: got.append(counter("many words here " * 400_000)))
+    worker.start()
+    time.sleep(0.3)  # the child is counting ~6 MB (seconds of work)
+    child = counter._child
+    counter.close()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and got == [0]
+    assert child.poll() is not None

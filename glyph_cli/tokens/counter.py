@@ -38,6 +38,7 @@ class ChildCounter:
         self.fallback = fallback
         self._child: subprocess.Popen | None = None
         self._broken = False
+        self._closing = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -47,7 +48,7 @@ class ChildCounter:
             self._start()
 
     def _start(self) -> subprocess.Popen | None:
-        if self._child is None and not self._broken:
+        if self._child is None and not self._broken and not self._closing:
             import glyph_cli
 
             # this very glyph_cli, wherever this process found it (a checkout on sys.path, say)
@@ -80,6 +81,8 @@ class ChildCounter:
                     return _LEN.unpack(answer)[0]
                 self._stop()
                 self._broken = True
+        if self._closing:  # stopped on purpose (the run is ending): nobody waits for this count
+            return 0
         return self.fallback(text)  # the child could not: count here (and say why, if it raises)
 
     def _stop(self) -> None:
@@ -98,9 +101,18 @@ class ChildCounter:
             child.wait()
 
     def close(self) -> None:
-        """End the child (it also ends by itself when this process's end of its stdin closes)."""
-        with self._lock:
+        """End the child (it also ends by itself when this process's end of its stdin closes). A count
+        under way is cut short (a run that stops early, Ctrl-C: nobody waits for it)."""
+        self._closing = True
+        if not self._lock.acquire(blocking=False):  # counting now: end the child, the count returns
+            child = self._child
+            if child is not None:
+                child.kill()
+            self._lock.acquire()
+        try:
             self._stop()
+        finally:
+            self._lock.release()
 
 
 def _serve(spec: str) -> int:

@@ -71,12 +71,12 @@ class Renderer:
     def close(self) -> None:
         """Stop the counting thread and child, if any were started (a Renderer left open loses nothing:
         the thread is idle and the child ends with this process)."""
-        if self._counter is not None:
-            self._counter.shutdown(wait=True)
-            self._counter = None
         close = getattr(self.count_ahead, "close", None)
         if close is not None:
-            close()
+            close()  # first: a count under way in the child is cut short, so the thread ends at once
+        if self._counter is not None:
+            self._counter.shutdown(wait=True, cancel_futures=True)
+            self._counter = None
 
     def _draw(self, prep, start_page: int = 0, pos: int = 0) -> Iterator[RenderedPage]:
         for info, coverage, rects in self.typesetter.pages(prep, start_page=start_page, pos=pos):
