@@ -417,7 +417,8 @@ def test_fast_paginate_with_inexact_widths_takes_the_reference_functions(ts):
     assert not widths.exact and ts.widths.exact
 
 
-@pytest.mark.parametrize("overrides", [{}, {"alignment": "center"}, {"dpi": 96}])
+@pytest.mark.parametrize("overrides", [{}, {"alignment": "center"}, {"dpi": 96},
+                                       {"alignment": "center", "margin_x": 13.3}])  # an offset not in 2^-16 pt
 def test_a_batch_of_pages_is_planned_as_each_page_alone(overrides):
     """Pages are sized and planned eight at a time, in one numpy pass (the parent's cost a page):
     every page gets the info and glyphs it gets alone, to the last bit (see Typesetter._chars),

@@ -448,8 +448,9 @@ class Typesetter:
 
         The x of a character does not depend on which lines came before it: advances are whole
         multiples of 2^-16 pt (Pango units of a font measured at _PROBE_SCALE), so the running sums
-        are exact in float64 (to 2^37 pt) and a line's start subtracts exactly. So a batch of pages
-        gives each page the numbers it gets alone (tests/test_typeset_flow.py checks it)."""
+        are exact in float64 (to 2^37 pt) and a line's start subtracts exactly; an alignment's
+        offset is added to that exact in-line x. So a batch of pages gives each page the numbers it
+        gets alone, and -j 2 (batches) the bytes of -j 1 (pages; tests/test_typeset_flow.py)."""
         texts = [t for _, t, _ in lines]
         text = "".join(texts)
         idx, kind = self._kinds(text)
@@ -460,9 +461,10 @@ class Typesetter:
         line_of = np.repeat(np.arange(len(texts)), lens)
         before = np.cumsum(adv) - adv  # each character's x from the start of the page's text
         first = np.cumsum(lens) - lens
-        line_x = np.array([self._line_x(w) for _, _, w in lines]) if self.cfg.alignment != "left" else 0.0
-        line_start = np.concatenate([[0.0], np.cumsum(adv)])[first] - line_x
-        return idx, kind, adv, before - line_start[line_of], line_of
+        x = before - np.concatenate([[0.0], np.cumsum(adv)])[first][line_of]  # exact: the line's own sum
+        if self.cfg.alignment != "left":
+            x += np.array([self._line_x(w) for _, _, w in lines])[line_of]
+        return idx, kind, adv, x, line_of
 
     def _ink_right(self, lines: list[tuple[int, str, float]]) -> float:
         return self._ink_rights([lines])[0]
