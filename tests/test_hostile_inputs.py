@@ -303,3 +303,33 @@ def test_closed_stdin_and_stdout_are_one_line(tmp_path):
         err = proc.stderr.decode()
         assert proc.returncode == 2 and ("stdin is closed" in err or "stdout is closed" in err), err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_interrupt_as_the_out_folder_appears_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM, raised as KeyboardInterrupt) landing the moment the staging folder is made,
+    or after PageDir is made but before its caller holds it: no `.part` folder stays (a signal test
+    once caught one left by `unpack --out-dir`, its folder made by mkdtemp outside any cleanup)."""
+    import gc
+
+    from glyph_cli.streams import outdir
+
+    real_mkdir = os.mkdir
+
+    def mkdir_then_interrupt(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outdir.os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        PageDir(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(outdir.os, "mkdir", real_mkdir)
+
+    def made_then_lost():
+        PageDir(tmp_path / "out")  # made, then dropped without close (an interrupt before the caller's try)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        made_then_lost()
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []

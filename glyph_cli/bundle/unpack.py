@@ -306,13 +306,15 @@ class Unpacker:
         with open_bundle(self.path, seekable=self.salvage) as fh:
             reader = BundleReader(fh, source=self.source, limits=self.limits, salvage=self.salvage,
                                   pixels=not self.text)
-            sink = self._sink(out)
+            sink = None
             ok = False
-            try:
+            try:  # the sink made inside it: an interrupt just after its folder appears still cleans up
+                sink = self._sink(out)
                 self._copy(reader, sink, result, found)
                 ok = True
             finally:
-                sink.close(ok)
+                if sink is not None:
+                    sink.close(ok)
         result.damages = reader.damages
         if self.selected is not None:
             result.missing = sorted(self.selected - found)

@@ -16,9 +16,10 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import unicodedata
+import weakref
 from pathlib import Path
 
 from glyph_cli.errors import GlyphError, UsageError
@@ -90,10 +91,23 @@ class PageDir:
         parent = self.directory.resolve().parent
         if not parent.is_dir():
             raise UsageError(f"{self.directory}: folder {parent} does not exist")
-        self._stage = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", suffix=".part", dir=parent))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(self._stage, 0o777 & ~mask)  # mkdtemp makes 0700; the result should look like any new folder
+        # The stage is made here, not by mkdtemp, so that an interrupt (KeyboardInterrupt: Ctrl-C,
+        # SIGTERM) landing anywhere from its mkdir on is inside the try; once made, a finalizer
+        # removes it when this object goes without close() putting it in place (an interrupt between
+        # this __init__ and the caller's own try, say).
+        while True:
+            stage = parent / f".{self.directory.name}.{secrets.token_hex(4)}.part"
+            try:
+                try:
+                    os.mkdir(stage)  # the umask applies, as for any new folder
+                except FileExistsError:
+                    continue
+                self._stage = stage
+                self._cleanup = weakref.finalize(self, shutil.rmtree, str(stage), True)
+                break
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
         self._index = open(self._stage / INDEX, "wb")
         self._names: dict[str, str] = {}  # name_key(folder name) -> id
         self._current: str | None = None
@@ -154,7 +168,7 @@ class PageDir:
             if ok:
                 self._install()
         finally:
-            shutil.rmtree(self._stage, ignore_errors=True)
+            self._cleanup()  # the stage, if it is still there
 
     def _install(self) -> None:
         old = None
