@@ -125,8 +125,7 @@ class Packer:
             if self.on_duplicate == "replace":
                 inputs = [self._spool_stdin(stack) if path == STDIO else path for path in inputs]
                 self._plan_replace(inputs, kinds)
-            if log.progress_enabled():  # (a bar that is off would still cost tqdm's import and a call a page)
-                self._bar = stack.enter_context(log.input_progress(inputs, desc="pack", unit="page"))
+            self._bar = stack.enter_context(log.input_progress(inputs, desc="pack", unit="page"))
             for number, (path, is_bundle) in enumerate(zip(inputs, kinds)):
                 if is_bundle:
                     self._merge(number, path)
