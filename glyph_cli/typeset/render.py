@@ -21,7 +21,8 @@ from glyph_cli.typeset.text import Prepared, prepare
 
 PAGE_BUFFER = 64  # pages held before switching to count-then-draw (~2-6 MB of PNG at 72 dpi)
 # a text this long has its tokens counted on a thread while it is laid out (the built-in tokenizer
-# releases the GIL; ~0.1 s per million characters); a shorter one is not worth a hand-off. Measured
+# releases the GIL while it counts, ~0.15 s per million characters; `glyph render` hands the count on
+# to a child process, tokens/counter.py); a shorter one is not worth a hand-off. Measured
 # on a hundred 44K-character documents: 20K takes 0.8 CPU-s off the main thread of 4.1
 COUNT_AHEAD_CHARS = 20_000
 
