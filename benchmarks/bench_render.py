@@ -124,6 +124,7 @@ def encoding_table(docs: list[dict]) -> None:
     import deflate
     from isal import isal_zlib
 
+    from glyph_cli.fastdeflate import fast_zlib_compress
     from glyph_cli.typeset.engine import Typesetter
     from glyph_cli.typeset.raster import Rasteriser
     from glyph_cli.typeset.text import prepare
@@ -137,15 +138,19 @@ def encoding_table(docs: list[dict]) -> None:
     n = len(pages)
     print(f"\n## PNG encoding ({n} pages at the glyph preset, {cfg.page_px[0]}x{cfg.page_px[1]} px before crop)")
     print("| encoding | ms/page (CPU) | KB/page |\n|---|---|---|")
+    default = (resolve_config("glyph").bit_depth, resolve_config("glyph").png_deflate)
     for bits in (8, 4, 2, 1):
-        for level in (1, 3, 6):
-            ras = Rasteriser(resolve_config("glyph", overrides={"bit_depth": bits, "png_level": level}))
+        for deflater, level in (("glyph", 0), ("libdeflate", 1), ("libdeflate", 3), ("libdeflate", 6)):
+            ras = Rasteriser(resolve_config("glyph", overrides={"bit_depth": bits, "png_deflate": deflater,
+                                                                "png_level": level}))
             c0 = cpu()
             size = sum(len(ras.encode(c, r)) for c, r in pages)
-            print(f"| {bits}-bit, libdeflate level {level}{' (default)' if (bits, level) == (8, 1) else ''} "
+            name = "glyph's deflate" if deflater == "glyph" else f"libdeflate level {level}"
+            print(f"| {bits}-bit, {name}{' (default)' if (bits, deflater) == default else ''} "
                   f"| {(cpu() - c0) / n * 1e3:.2f} | {size / n / 1e3:.1f} |")
     ras = Rasteriser(cfg)
-    for name, compress in (("zlib level 1", lambda b: zlib.compress(b, 1)), ("zlib level 6", lambda b: zlib.compress(b, 6)),
+    for name, compress in (("glyph's deflate", fast_zlib_compress),
+                           ("zlib level 1", lambda b: zlib.compress(b, 1)), ("zlib level 6", lambda b: zlib.compress(b, 6)),
                            ("isal level 1", lambda b: isal_zlib.compress(b, 1)),
                            ("libdeflate level 1", lambda b: deflate.zlib_compress(b, 1))):
         c0 = cpu()
