@@ -200,7 +200,7 @@ def run(cmd: str) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{cmd!r} exited {proc.returncode}")
     return {"wall": wall, "cpu": _children_cpu() - c0, "load": load, "rss": ru.ru_maxrss / 1024,
-            "orphan_rss": max(orphans, default=0.0)}
+            "orphan_rss": max(orphans, default=None)}
 
 
 def stream_facts(stream: Path) -> tuple[int, int, int]:
@@ -255,11 +255,13 @@ def memory(tmp: Path) -> None:
     path.write_bytes(orjson.dumps({"id": "ten-mb", "text": _repeat_to(docs_text, 10_000_000)}) + b"\n")
     print("\n## Peak memory, one 10 MB record (10M characters, Python documentation), "
           "`glyph render -j N FILE > /dev/null`")
-    print("| workers | parent max RSS | largest worker max RSS | wall s | CPU s | load before |")
+    print("| workers | render max RSS (the larger of it and its reaped children, e.g. the token counter) "
+          "| largest worker process max RSS | wall s | CPU s | load before |")
     print("|---|---|---|---|---|---|")
     for j in (1, 2):
         r = run(f"exec {GLYPH} render -j {j} {path} > /dev/null")
-        worker = f"{r['orphan_rss']:.0f} MB" if j > 1 else "-"
+        # the glyph preset's -j N paints in threads: worker processes (and this column) are Pango's flow's
+        worker = f"{r['orphan_rss']:.0f} MB" if r["orphan_rss"] is not None else "none"
         print(f"| {j} | {r['rss']:.0f} MB | {worker} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['load']:.1f} |",
               flush=True)
 
