@@ -3,6 +3,7 @@
     python benchmarks/bench_headline.py                  # 3 interleaved repeats of every run below
     python benchmarks/bench_headline.py --repeats 1 --inputs docs-1
     python benchmarks/bench_headline.py --memory         # + peak RSS of render -j 1 / -j 2 on a 10 MB record
+    python benchmarks/bench_headline.py --against /path/to/other/checkout   # + that code's pipe, interleaved
     python benchmarks/bench_headline.py --inputs "" --startup 10 --against /path/to/other/checkout
                                                          # start-up: `glyph render` of a one-line document
 
@@ -187,12 +188,15 @@ PYCACHE = Path(tempfile.mkdtemp(prefix="glyph-bench-pycache-"))
 atexit.register(shutil.rmtree, PYCACHE, True)
 
 
-def run(cmd: str) -> dict:
+def run(cmd: str, tree: Path = REPO) -> dict:
+    """`cmd` under bash with glyph imported from the checkout `tree`."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=str(PYCACHE))
+    cache = PYCACHE if tree == REPO else PYCACHE / str(tree).strip("/").replace("/", "_")
+    env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=str(cache))
     load = os.getloadavg()[0]
     c0, t0 = _children_cpu(), time.perf_counter()
-    proc = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", cmd], env=env)
+    # not run in a checkout: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+    proc = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", cmd], env=env, cwd=tempfile.gettempdir())
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
@@ -219,7 +223,7 @@ def _median(xs: list[float]) -> float:
     return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
-def headline(inputs: dict[str, tuple[Path, str]], tmp: Path, repeats: int) -> None:
+def headline(inputs: dict[str, tuple[Path, str]], tmp: Path, repeats: int, against: Path | None = None) -> None:
     for key, (path, name) in inputs.items():
         stream = tmp / f"{key}.pages.jsonl"
         run(f"{GLYPH} render -j 2 {path} > {stream}")
@@ -233,10 +237,14 @@ def headline(inputs: dict[str, tuple[Path, str]], tmp: Path, repeats: int) -> No
             "render -j 1 > /dev/null": f"{GLYPH} render -j 1 {path} > /dev/null",
             "pack < stream": f"{GLYPH} pack -o {tmp}/out.glyph < {stream}",
         }
+        trees = dict.fromkeys(runs, REPO)
+        if against:  # the yardstick: the same pipe with another checkout's glyph, in the same minutes
+            label = f"render -j 2 | pack, {against}"
+            runs[label], trees[label] = runs["render -j 2 | pack"], against
         got: dict[str, list[dict]] = {k: [] for k in runs}
         for _ in range(repeats):
             for label, cmd in runs.items():
-                got[label].append(run(cmd))
+                got[label].append(run(cmd, trees[label]))
         print("| run | wall s (median; each run) | CPU s, all processes (median) | load average before runs |")
         print("|---|---|---|---|")
         for label, rs in got.items():
@@ -282,7 +290,7 @@ def startup(runs: int, against: Path | None) -> None:
                 loads.append(os.getloadavg()[0])
                 c0, t0 = _children_cpu(), time.perf_counter()
                 subprocess.run([sys.executable, "-m", "glyph_cli", "--quiet", "render", str(doc)],
-                               stdout=subprocess.DEVNULL, env=env, check=True)
+                               stdout=subprocess.DEVNULL, env=env, check=True, cwd=tmp)
                 if i:
                     got[label].append((time.perf_counter() - t0, _children_cpu() - c0))
     print(f"\n## Start-up: `glyph render` of a one-line document, {runs} interleaved runs, "
@@ -300,7 +308,9 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="also peak RSS on a 10 MB record")
     ap.add_argument("--chars", type=int, default=4_400_000, help="characters per input (4.4M: ~1M tokens)")
     ap.add_argument("--startup", type=int, default=0, metavar="RUNS", help="also time start-up, RUNS runs")
-    ap.add_argument("--against", type=Path, default=None, help="with --startup: another glyph checkout to compare")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another glyph checkout (e.g. a git worktree of older code): its render -j 2 | pack "
+                         "interleaved with this one's, and its start-up with --startup")
     args = ap.parse_args()
     global TARGET_CHARS
     TARGET_CHARS = args.chars
@@ -309,8 +319,9 @@ def main() -> None:
           f"CPU of orphaned worker processes {'counted' if reaper else 'NOT counted (no subreaper)'}")
     with tempfile.TemporaryDirectory() as tmp:
         inputs = write_inputs(Path(tmp), [s.strip() for s in args.inputs.split(",") if s.strip()])
-        run(f"{GLYPH} render --sample | {GLYPH} pack > /dev/null")  # compiles the modules once (PYCACHE)
-        headline(inputs, Path(tmp), args.repeats)
+        for tree in (REPO, args.against) if args.against else (REPO,):  # compiles the modules once (PYCACHE)
+            run(f"{GLYPH} render --sample | {GLYPH} pack > /dev/null", tree)
+        headline(inputs, Path(tmp), args.repeats, args.against)
         if args.memory:
             memory(Path(tmp))
     if args.startup:
