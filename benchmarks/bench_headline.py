@@ -4,6 +4,9 @@
     python benchmarks/bench_headline.py --repeats 1 --inputs docs-1
     python benchmarks/bench_headline.py --memory         # + peak RSS of render -j 1 / -j 2 on a 10 MB record
     python benchmarks/bench_headline.py --against /path/to/other/checkout   # + that code's pipe, interleaved
+        (a checkout that has glyph's C deflate, glyph_cli/_fastdeflate.c, needs it built there first:
+        `python -c 'from setuptools import setup; setup()' build_ext --inplace`; without it that code
+        falls back to libdeflate, says so on stderr, and is measured with the other encoder)
     python benchmarks/bench_headline.py --inputs "" --startup 10 --against /path/to/other/checkout
                                                          # start-up: `glyph render` of a one-line document
 
